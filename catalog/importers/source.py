@@ -1,0 +1,343 @@
+"""Stream records out of a file in bounded chunks, each record with its physical line number.
+
+Text files go through pyarrow's streaming CSV reader on one thread: one thread because only
+then does pyarrow number the malformed rows it hands to `invalid_row_handler`, and those
+numbers anchor the line arithmetic below. Every column is read as binary so that pyarrow
+never infers types (ids stay exactly as written) and so that bad UTF-8 can be dealt with per
+value instead of failing the whole file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from .errors import ImportFileError, RowError, row_error
+from .options import FileLayout
+from .sniff import DOUBLE_COLON_STAND_IN, LATIN1_FALLBACK, decoder_codec
+
+logger = logging.getLogger(__name__)
+
+_MIN_BLOCK = 4 << 20
+_MAX_BLOCK = 64 << 20
+_STREAM_BLOCK = 1 << 20
+# MovieLens .dat and u.* files are not CSV-quoted: a title may start with '"'.
+_UNQUOTED_FORMATS = ("movielens-100k", "movielens-1m")
+
+
+@dataclass
+class RawChunk:
+    """Records of one chunk before validation."""
+
+    columns: dict[str, pa.Array]  # the requested columns; text files give pa.string()
+    lines: np.ndarray  # int64, physical line (text) or 1-based row number (Parquet)
+    errors: list[RowError]  # records with the wrong number of fields
+    rows_read: int  # records in this chunk, malformed ones included, blank lines not
+    has_line_breaks: bool = False  # some field holds a line break (quoted)
+
+
+def raw_chunks(
+    path: Path, layout: FileLayout, columns: list[str], *, chunk_rows: int, strict: bool
+) -> Iterator[RawChunk]:
+    """Yield RawChunks of at most `chunk_rows` records holding `columns`.
+
+    Args:
+        strict: the encoding was chosen by the operator, so undecodable text is an error
+            rather than something to decode as Latin-1.
+    """
+    if layout.format == "parquet":
+        yield from _parquet_chunks(path, columns, chunk_rows)
+    else:
+        yield from _TextReader(path, layout, columns, chunk_rows, strict).chunks()
+
+
+# --- Parquet -------------------------------------------------------------------------------
+
+
+def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[RawChunk]:
+    offset = 0
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
+        for batch in batches:
+            count = batch.num_rows
+            lines = np.arange(offset + 1, offset + count + 1, dtype=np.int64)
+            offset += count
+            arrays = {name: _plain(batch.column(name)) for name in columns}
+            yield RawChunk(columns=arrays, lines=lines, errors=[], rows_read=count)
+    except (pa.ArrowException, OSError) as exc:
+        raise ImportFileError(f"could not read the Parquet file: {exc}", line=offset + 1) from None
+
+
+def _plain(array: pa.Array) -> pa.Array:
+    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+
+
+# --- delimited text ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _BadRow:
+    record: int  # 1-based record number from pyarrow (the header counts as record 1)
+    text: str
+    expected: int
+    actual: int
+
+
+class _LineCounter:
+    """Turns record positions into physical line numbers.
+
+    Line of a record = its record number + line breaks inside quoted fields of all earlier
+    records. pyarrow drops malformed records from the batches and reports them separately
+    (with their record number), so the valid rows of a batch are numbered by merging.
+    """
+
+    def __init__(self, first_record: int):
+        self.next_record = first_record
+        self.extra_lines = 0
+        self.pending: deque[_BadRow] = deque()
+
+    def number(
+        self, count: int, breaks: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[int, _BadRow]]]:
+        """Lines of the next `count` valid records, and the malformed records among them."""
+        before = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(breaks, out=before[1:])
+        skipped = np.zeros(count + 1, dtype=np.int64)
+        skipped_breaks = np.zeros(count + 1, dtype=np.int64)
+        bad: list[tuple[int, _BadRow]] = []
+        bad_breaks = 0
+        while self.pending:
+            row = self.pending[0]
+            position = row.record - self.next_record - len(bad)  # valid rows before it
+            if position >= count:
+                break
+            self.pending.popleft()
+            bad.append((row.record + self.extra_lines + int(before[position]) + bad_breaks, row))
+            skipped[position] += 1
+            skipped_breaks[position] += row.text.count("\n")
+            bad_breaks += row.text.count("\n")
+        records = self.next_record + np.arange(count, dtype=np.int64) + np.cumsum(skipped)[:count]
+        lines = records + self.extra_lines + before[:count] + np.cumsum(skipped_breaks)[:count]
+        if count:
+            self.next_record = int(records[-1]) + 1
+        self.extra_lines += int(before[count]) + bad_breaks
+        return lines, bad
+
+    def flush(self) -> list[tuple[int, _BadRow]]:
+        """Malformed records after the last valid one."""
+        bad = []
+        while self.pending:
+            row = self.pending.popleft()
+            bad.append((row.record + self.extra_lines, row))
+            self.extra_lines += row.text.count("\n")
+        return bad
+
+
+class _TextReader:
+    def __init__(
+        self, path: Path, layout: FileLayout, columns: list[str], chunk_rows: int, strict: bool
+    ):
+        self.path, self.layout, self.columns = path, layout, columns
+        self.chunk_rows, self.strict = chunk_rows, strict
+        self.quoted = layout.format not in _UNQUOTED_FORMATS
+        self.counter = _LineCounter(first_record=2 if layout.has_header else 1)
+
+    def chunks(self) -> Iterator[RawChunk]:
+        stream = self._open()
+        try:
+            for batch in self._batches(stream):
+                yield from self._split(batch)
+            if self.counter.pending:
+                yield self._chunk({}, np.zeros(0, np.int64), self.counter.flush(), False)
+        finally:
+            if isinstance(stream, io.IOBase):
+                stream.close()
+
+    def _open(self) -> str | io.RawIOBase:
+        transcode = self.layout.encoding != "utf-8"
+        double_colon = self.layout.delimiter == "::"
+        if not (transcode or double_colon):
+            return str(self.path)  # pyarrow reads the file natively: the fast path
+        return _Utf8Stream(self.path, self.layout.encoding if transcode else None, double_colon)
+
+    def _batches(self, stream: str | io.RawIOBase) -> Iterator[pa.RecordBatch]:
+        names = self.layout.columns
+        delimiter = self.layout.delimiter or ","
+        try:
+            reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(
+                    use_threads=False,
+                    block_size=min(max(self.chunk_rows * 64, _MIN_BLOCK), _MAX_BLOCK),
+                    column_names=names,
+                    skip_rows=1 if self.layout.has_header else 0,
+                ),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=DOUBLE_COLON_STAND_IN if delimiter == "::" else delimiter,
+                    quote_char='"' if self.quoted else False,
+                    double_quote=True,
+                    newlines_in_values=self.quoted,
+                    ignore_empty_lines=False,  # blank lines must keep their record number
+                    invalid_row_handler=self._on_invalid_row,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.binary()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise ImportFileError(f"could not parse the file: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                f"the file is not valid {self.layout.encoding} text ({exc.reason}); "
+                "choose the file's encoding on the upload page"
+            ) from None
+
+    def _on_invalid_row(self, row: pcsv.InvalidRow) -> str:
+        text = row.text.replace(DOUBLE_COLON_STAND_IN, "::")
+        self.counter.pending.append(
+            _BadRow(row.number, text, row.expected_columns, row.actual_columns)
+        )
+        return "skip"
+
+    def _split(self, batch: pa.RecordBatch) -> Iterator[RawChunk]:
+        breaks = self._line_breaks(batch)
+        lines, bad = self.counter.number(batch.num_rows, breaks)
+        if batch.num_rows == 0 and not bad:
+            return
+        keep = ~_blank(batch)
+        has_breaks = bool(breaks.any())
+        for start in range(0, max(batch.num_rows, 1), self.chunk_rows):
+            stop = start + self.chunk_rows
+            mask = keep[start:stop]
+            part = batch.slice(start, self.chunk_rows)
+            if not mask.all():
+                part = part.filter(pa.array(mask))
+            arrays = {name: part.column(name) for name in self.columns}
+            yield self._chunk(
+                arrays, lines[start:stop][mask], bad if start == 0 else [], has_breaks
+            )
+
+    def _line_breaks(self, batch: pa.RecordBatch) -> np.ndarray:
+        total = np.zeros(batch.num_rows, dtype=np.int64)
+        if self.quoted:  # unquoted formats cannot hold a line break inside a field
+            for column in batch.columns:
+                counts = pc.count_substring(column, "\n")
+                if pc.max(counts).as_py():
+                    total += counts.to_numpy()
+        return total
+
+    def _chunk(
+        self, arrays: dict[str, pa.Array], lines: np.ndarray, bad: list, has_breaks: bool
+    ) -> RawChunk:
+        decoded = {name: self._decode(name, array, lines) for name, array in arrays.items()}
+        errors = [
+            row_error(line, None, row.text, f"expected {row.expected} fields, found {row.actual}")
+            for line, row in bad
+        ]
+        if not arrays:
+            decoded = {name: pa.array([], pa.string()) for name in self.columns}
+        return RawChunk(decoded, lines, errors, len(lines) + len(errors), has_breaks)
+
+    def _decode(self, name: str, array: pa.Array, lines: np.ndarray) -> pa.Array:
+        try:
+            return array.cast(pa.string())  # validates UTF-8
+        except pa.ArrowInvalid:
+            pass
+        values = array.to_pylist()
+        if self.strict:
+            index = next(i for i, value in enumerate(values) if not _is_utf8(value))
+            raise ImportFileError(
+                f"the file is not valid {self.layout.encoding} text; "
+                "choose the file's encoding on the upload page",
+                line=int(lines[index]),
+                column=name,
+            )
+        logger.info(
+            "%s: column %s has bytes that are not UTF-8; decoded as Latin-1", self.path, name
+        )
+        return pa.array([value.decode("utf-8", LATIN1_FALLBACK) for value in values], pa.string())
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _blank(batch: pa.RecordBatch) -> np.ndarray:
+    """Rows whose every field is empty: blank lines, which are skipped silently."""
+    if batch.num_rows == 0 or batch.num_columns == 0:
+        return np.zeros(batch.num_rows, dtype=bool)
+    first = pc.equal(pc.binary_length(batch.column(0)), 0)
+    if not pc.any(first).as_py():
+        return np.zeros(batch.num_rows, dtype=bool)
+    blank = first
+    for column in batch.columns[1:]:
+        blank = pc.and_(blank, pc.equal(pc.binary_length(column), 0))
+    return blank.to_numpy(zero_copy_only=False)
+
+
+class _Utf8Stream(io.RawIOBase):
+    """A file seen as UTF-8 bytes: transcodes other encodings and rewrites '::' to one char."""
+
+    def __init__(self, path: Path, encoding: str | None, double_colon: bool):
+        self._file = path.open("rb")
+        self._decoder = None
+        if encoding is not None:
+            self._decoder = codecs.getincrementaldecoder(decoder_codec(encoding))("strict")
+        self._double_colon = double_colon
+        self._carry: bytes | str = b"" if encoding is None else ""
+        self._buffer = memoryview(b"")
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not len(self._buffer) and not self._eof:
+            self._fill()
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _fill(self) -> None:
+        block = self._file.read(_STREAM_BLOCK)
+        self._eof = not block
+        data: bytes | str = block
+        if self._decoder is not None:
+            data = self._decoder.decode(block, final=self._eof)
+        if self._double_colon:
+            data = self._replace_double_colons(data)
+        self._buffer = memoryview(data.encode("utf-8") if isinstance(data, str) else data)
+
+    def _replace_double_colons(self, data: bytes | str) -> bytes | str:
+        # A '::' may straddle two blocks: hold back a trailing run of colons until the next one.
+        data = self._carry + data  # type: ignore[operator]
+        colon = ":" if isinstance(data, str) else b":"
+        held = 0 if self._eof else len(data) - len(data.rstrip(colon))  # type: ignore[arg-type]
+        self._carry, data = data[len(data) - held :], data[: len(data) - held]
+        stand_in = (
+            DOUBLE_COLON_STAND_IN if isinstance(data, str) else DOUBLE_COLON_STAND_IN.encode()
+        )
+        return data.replace(colon * 2, stand_in)  # type: ignore[arg-type]

@@ -1,0 +1,440 @@
+"""Writes and workflows for the catalog: imports, ratings, erasure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+
+from catalog import importers, staging
+from catalog.models import DataImport, Interaction, Item, Rater
+
+logger = logging.getLogger(__name__)
+
+ERRORS_SHOWN = 1000  # errors kept on the row for the page; every error goes to the CSV file
+
+
+class ImportValidationError(Exception):
+    """The uploaded file or its options cannot be imported; ``field`` names the form field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- Creating an import ----------------------------------------------------------------------
+
+
+def data_import_create(
+    *,
+    file: File,
+    original_name: str,
+    kind: str = DataImport.Kind.AUTO,
+    options: dict[str, Any] | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    uploaded_by: AbstractBaseUser | AnonymousUser | None = None,
+    start: bool = True,
+) -> DataImport:
+    """Store an uploaded file, detect its layout, and queue it (or keep it as a draft to review).
+
+    Raises ImportValidationError (and keeps nothing) when the file cannot be read at all.
+    """
+    size = getattr(file, "size", None) or 0
+    if size > settings.RECSITE_IMPORT_MAX_BYTES:
+        raise ImportValidationError(
+            f"{original_name} is {size:,} bytes, over the limit of "
+            f"{settings.RECSITE_IMPORT_MAX_BYTES:,} bytes (RECSITE_IMPORT_MAX_BYTES)",
+            field="file",
+        )
+    user = uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None
+    data_import = DataImport(
+        original_name=original_name[:255],
+        size_bytes=size,
+        kind=kind,
+        options=_clean_options(options or {}, kind),
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        uploaded_by=user,
+        status=DataImport.Status.DRAFT,
+    )
+    data_import.file.save(Path(original_name).name or "upload", file, save=False)
+    try:
+        data_import.layout = _detect(data_import)
+    except (importers.ImportFileError, ImportValidationError) as exc:
+        data_import.file.delete(save=False)
+        raise ImportValidationError(_file_error_text(exc, original_name), field="file") from exc
+    data_import.save()
+    if start:
+        data_import_start(data_import=data_import)
+    return data_import
+
+
+def data_import_configure(
+    *,
+    data_import: DataImport,
+    kind: str,
+    options: dict[str, Any],
+    skip_invalid: bool,
+    dry_run: bool,
+) -> DataImport:
+    """Change a draft's mapping and options; the layout is detected again with them."""
+    if data_import.status != DataImport.Status.DRAFT:
+        raise ImportValidationError("only an import awaiting confirmation can be changed")
+    data_import.kind = kind
+    data_import.options = _clean_options(options, kind)
+    data_import.skip_invalid = skip_invalid
+    data_import.dry_run = dry_run
+    try:
+        data_import.layout = _detect(data_import)
+    except importers.ImportFileError as exc:
+        raise ImportValidationError(_file_error_text(exc, data_import.original_name)) from exc
+    data_import.save()
+    return data_import
+
+
+def data_import_start(*, data_import: DataImport) -> DataImport:
+    """Move a draft to PENDING and queue it on the worker once the transaction commits."""
+    from catalog.tasks import data_import_run_task
+
+    updated = DataImport.objects.filter(
+        pk=data_import.pk, status=DataImport.Status.DRAFT
+    ).update(status=DataImport.Status.PENDING)
+    if updated:
+        data_import.status = DataImport.Status.PENDING
+        data_import_run_task.delay_on_commit(data_import.pk)
+    return data_import
+
+
+def data_import_preview(*, data_import: DataImport, rows: int = 10) -> dict[str, Any]:
+    """The first rows of the file with the current mapping applied, for the review page."""
+    options = read_options(data_import)
+    try:
+        layout, frame, errors = importers.preview(data_import.file.path, options, rows=rows)
+    except importers.ImportFileError as exc:
+        return {"error": str(exc), "columns": [], "rows": [], "errors": []}
+    frame = frame.drop(columns=["line"], errors="ignore")
+    return {
+        "error": "",
+        "layout": layout,
+        "columns": list(frame.columns),
+        "rows": frame.astype(str).values.tolist(),
+        "errors": errors,
+    }
+
+
+def _clean_options(options: dict[str, Any], kind: str) -> dict[str, Any]:
+    cleaned = {key: value for key, value in options.items() if value not in (None, "", {})}
+    column_map = cleaned.get("column_map")
+    if isinstance(column_map, dict):
+        column_map = {k: v for k, v in column_map.items() if v not in (None, "")}
+        if column_map and not {"rater", "item"} <= column_map.keys():
+            raise ImportValidationError(
+                "a column mapping needs both the rater and the item column", field="column_map"
+            )
+        cleaned["column_map"] = column_map or None
+    cleaned["kind"] = kind
+    return cleaned
+
+
+def read_options(data_import: DataImport) -> importers.ReadOptions:
+    """ReadOptions from the row's stored options and the site's rating scale."""
+    stored = dict(data_import.options)
+    column_map = stored.pop("column_map", None)
+    values: dict[str, Any] = {
+        "value_min": settings.RECSITE_RATING_MIN,
+        "value_max": settings.RECSITE_RATING_MAX,
+        "chunk_rows": settings.RECSITE_IMPORT_CHUNK_ROWS,
+    }
+    allowed = set(importers.ReadOptions.__dataclass_fields__)
+    values.update({key: value for key, value in stored.items() if key in allowed})
+    if column_map:
+        values["column_map"] = importers.ColumnMap(**column_map)
+    return importers.ReadOptions(**values)
+
+
+def _detect(data_import: DataImport) -> dict[str, Any]:
+    layout = importers.detect_layout(
+        data_import.file.path, data_import.original_name, read_options(data_import)
+    )
+    detected = asdict(layout)
+    if layout.column_map is not None and not isinstance(layout.column_map, dict):
+        detected["column_map"] = asdict(layout.column_map)
+    return detected
+
+
+def _file_error_text(exc: Exception, name: str) -> str:
+    return f"{name}: {exc}"
+
+
+# --- Running an import -------------------------------------------------------------------------
+
+
+def data_import_run(*, import_id: int) -> None:
+    """Claim a pending import and run it; a second call for the same import does nothing."""
+    claimed = DataImport.objects.filter(pk=import_id, status=DataImport.Status.PENDING).update(
+        status=DataImport.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    if not claimed:
+        logger.info("import %s was not pending; nothing to do", import_id)
+        return
+    data_import = DataImport.objects.get(pk=import_id)
+    try:
+        outcome = _run(data_import)
+    except importers.ImportFileError as exc:
+        _finish(data_import, DataImport.Status.FAILED, message=str(exc))
+    except Exception as exc:
+        logger.exception("import %s crashed", import_id)
+        _finish(data_import, DataImport.Status.FAILED, message=f"Internal error: {exc}")
+        raise
+    else:
+        _finish(data_import, outcome.status, message=outcome.message, counts=outcome.counts)
+
+
+class _Outcome:
+    def __init__(self, status: str, message: str, counts: dict[str, int]) -> None:
+        self.status = status
+        self.message = message
+        self.counts = counts
+
+
+class _ErrorSink:
+    """Collects row errors: the first ones for the page, all of them as CSV."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown: list[dict[str, Any]] = []
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+        self.writer.writerow(["line", "column", "value", "message"])
+
+    def add(self, errors: Iterable[importers.RowError]) -> None:
+        for error in errors:
+            self.count += 1
+            if len(self.shown) < ERRORS_SHOWN:
+                self.shown.append(asdict(error))
+            self.writer.writerow(
+                [importers.neutralise_cell(str(part)) if part is not None else "" for part in
+                 (error.line, error.column, error.value, error.message)]
+            )
+
+
+def _run(data_import: DataImport) -> _Outcome:
+    options = read_options(data_import)
+    layout = importers.detect_layout(data_import.file.path, data_import.original_name, options)
+    sink = _ErrorSink()
+    if layout.kind == "interactions":
+        outcome = _run_interactions(data_import, options, layout, sink)
+    else:
+        outcome = _run_catalog_rows(data_import, options, layout, sink)
+    if sink.count:
+        data_import.errors_file.save(
+            f"import-{data_import.pk}-errors.csv", ContentFile(sink.buffer.getvalue()), save=False
+        )
+    data_import.errors = sink.shown
+    data_import.error_count = sink.count
+    return outcome
+
+
+def _progress(data_import: DataImport, rows_read: int, rows_rejected: int) -> None:
+    DataImport.objects.filter(pk=data_import.pk).update(
+        rows_read=rows_read, rows_rejected=rows_rejected, heartbeat_at=timezone.now()
+    )
+
+
+def _run_interactions(
+    data_import: DataImport,
+    options: importers.ReadOptions,
+    layout: importers.FileLayout,
+    sink: _ErrorSink,
+) -> _Outcome:
+    staged = not data_import.dry_run
+    if staged:
+        staging.create(data_import.pk)
+    rows_read = rows_valid = 0
+    started = data_import.started_at or timezone.now()
+    try:
+        for chunk in importers.read_interactions(data_import.file.path, options, layout):
+            sink.add(chunk.errors)
+            rows_read += chunk.rows_read
+            rows_valid += len(chunk.frame)
+            # All-or-nothing stops staging at the first error but reads on to list every error.
+            if staged and (data_import.skip_invalid or not sink.count):
+                frame = chunk.frame
+                frame["occurred_at"] = frame["occurred_at"].fillna(started)
+                staging.write(data_import.pk, frame)
+            _progress(data_import, rows_read, sink.count)
+        counts = {"rows_read": rows_read, "rows_rejected": rows_read - rows_valid}
+        failure = _failure_message(data_import, rows_read, rows_valid, sink.count)
+        if failure:
+            return _Outcome(DataImport.Status.FAILED, failure, counts)
+        if data_import.dry_run:
+            return _Outcome(
+                DataImport.Status.SUCCEEDED, f"Dry run: {rows_valid:,} valid rows, nothing written.",
+                counts,
+            )
+        result = staging.merge(data_import.pk, timezone.now())
+        counts.update(
+            rows_imported=result.rows_merged,
+            duplicates_collapsed=result.duplicates_collapsed,
+            raters_created=result.raters_created,
+            items_created=result.items_created,
+        )
+        return _Outcome(DataImport.Status.SUCCEEDED, _success_message(counts), counts)
+    finally:
+        if staged:
+            staging.drop(data_import.pk)
+
+
+def _failure_message(
+    data_import: DataImport, rows_read: int, rows_valid: int, error_count: int
+) -> str:
+    if rows_read == 0:
+        return "The file has no data rows."
+    if error_count and not data_import.skip_invalid:
+        return (
+            f"{error_count:,} invalid rows: nothing was imported. Fix them, or choose "
+            "“skip invalid rows” to import the valid ones."
+        )
+    if rows_valid == 0:
+        return "No valid rows: nothing was imported."
+    return ""
+
+
+def _success_message(counts: dict[str, int]) -> str:
+    message = f"Imported {counts.get('rows_imported', 0):,} rows"
+    if counts.get("rows_rejected"):
+        message += f"; skipped {counts['rows_rejected']:,} invalid rows"
+    return message + "."
+
+
+def _run_catalog_rows(
+    data_import: DataImport,
+    options: importers.ReadOptions,
+    layout: importers.FileLayout,
+    sink: _ErrorSink,
+) -> _Outcome:
+    """Items and raters files: upsert each chunk, all inside one transaction."""
+    model = Item if layout.kind == "items" else Rater
+    reader = importers.read_items if layout.kind == "items" else importers.read_raters
+    rows_read = rows_valid = 0
+    seen: set[str] = set()
+    duplicates = 0
+    before = model.objects.count()
+    with transaction.atomic():
+        for chunk in reader(data_import.file.path, options, layout):
+            sink.add(chunk.errors)
+            rows_read += chunk.rows_read
+            frame = chunk.frame.drop_duplicates("external_id", keep="last")
+            duplicates += len(chunk.frame) - len(frame)
+            duplicates += sum(1 for key in frame["external_id"] if key in seen)
+            seen.update(frame["external_id"])
+            rows_valid += len(chunk.frame)
+            if not data_import.dry_run and (data_import.skip_invalid or not sink.count):
+                _upsert_catalog_rows(model, frame)
+        counts = {"rows_read": rows_read, "rows_rejected": rows_read - rows_valid}
+        failure = _failure_message(data_import, rows_read, rows_valid, sink.count)
+        if failure or data_import.dry_run:
+            transaction.set_rollback(True)
+    if failure:
+        return _Outcome(DataImport.Status.FAILED, failure, counts)
+    if data_import.dry_run:
+        return _Outcome(DataImport.Status.SUCCEEDED, f"Dry run: {rows_valid:,} valid rows.", counts)
+    created = model.objects.count() - before
+    counts.update(
+        rows_imported=len(seen),
+        duplicates_collapsed=duplicates,
+        **({"items_created": created} if model is Item else {"raters_created": created}),
+    )
+    return _Outcome(DataImport.Status.SUCCEEDED, _success_message(counts), counts)
+
+
+def _upsert_catalog_rows(model: type[Item] | type[Rater], frame: Any) -> None:
+    if model is Item:
+        fields = ["title", "description", "genres", "attributes"]
+        objs = [
+            Item(external_id=row.external_id, title=str(row.title)[:500],
+                 description=row.description or "", genres=list(row.genres or []),
+                 attributes=dict(row.attributes or {}))
+            for row in frame.itertuples(index=False)
+        ]
+    else:
+        fields = ["attributes"]
+        objs = [
+            Rater(external_id=row.external_id, attributes=dict(row.attributes or {}))
+            for row in frame.itertuples(index=False)
+        ]
+    model.objects.bulk_create(
+        objs, batch_size=2000, update_conflicts=True, unique_fields=["external_id"],
+        update_fields=fields,
+    )
+
+
+def _finish(
+    data_import: DataImport, status: str, message: str = "", counts: dict[str, int] | None = None
+) -> None:
+    data_import.status = status
+    data_import.message = message
+    data_import.finished_at = timezone.now()
+    for key, value in (counts or {}).items():
+        setattr(data_import, key, value)
+    data_import.save()
+    logger.info("import %s finished: %s %s", data_import.pk, status, message)
+
+
+# --- Ratings from the site and the API ---------------------------------------------------------
+
+
+def rater_for_user(*, user: AbstractBaseUser) -> Rater:
+    """The rater row of a site account, created on first use."""
+    rater, _ = Rater.objects.get_or_create(user=user)
+    return rater
+
+
+def interaction_record(
+    *,
+    rater: Rater,
+    item: Item,
+    value: float,
+    event_type: str = Interaction.EventType.RATING,
+    source: str = Interaction.Source.SITE,
+    occurred_at: Any = None,
+) -> Interaction:
+    """Record (or replace) a rater's current value for an item and event type."""
+    if event_type == Interaction.EventType.RATING and not (
+        settings.RECSITE_RATING_MIN <= value <= settings.RECSITE_RATING_MAX
+    ):
+        raise ImportValidationError(
+            f"rating {value} is outside the scale {settings.RECSITE_RATING_MIN:g}–"
+            f"{settings.RECSITE_RATING_MAX:g}",
+            field="value",
+        )
+    interaction, _ = Interaction.objects.update_or_create(
+        rater=rater,
+        item=item,
+        event_type=event_type,
+        defaults={"value": value, "source": source, "occurred_at": occurred_at or timezone.now()},
+    )
+    return interaction
+
+
+def wait_for_import(import_id: int, timeout: float = 600.0, poll: float = 0.2) -> DataImport:
+    """Block until an import finishes (CLI ``--wait`` and smoke checks)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data_import = DataImport.objects.get(pk=import_id)
+        if data_import.is_finished or time.monotonic() > deadline:
+            return data_import
+        time.sleep(poll)

@@ -1,0 +1,120 @@
+"""Training runs (job rows), their per-epoch metrics, activations and precomputed lists."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    algorithm = models.CharField(max_length=50)
+    config = models.JSONField(default=dict, blank=True)
+    signal = models.JSONField(default=dict, blank=True)
+    seed = models.IntegerField(default=42)
+    protocol = models.CharField(max_length=10, default="p1")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    epochs_total = models.IntegerField(default=0)
+    epochs_done = models.IntegerField(default=0)
+    phase = models.CharField(max_length=40, blank=True)  # "evaluating", "fitting for serving", …
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    dataset_stats = models.JSONField(default=dict, blank=True)
+    artifact = models.FileField(upload_to="artifacts/", blank=True)
+    is_active = models.BooleanField(default=False)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_training_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.algorithm})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def has_artifact(self) -> bool:
+        return bool(self.artifact)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def progress(self) -> float:
+        if self.is_finished:
+            return 1.0
+        return self.epochs_done / self.epochs_total if self.epochs_total else 0.0
+
+
+class EpochMetric(models.Model):
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="epoch_metrics")
+    epoch = models.IntegerField()
+    name = models.CharField(max_length=60)
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "epoch", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "epoch", "name"], name="one_metric_per_epoch")
+        ]
+
+
+class ModelActivation(models.Model):
+    """History of which run served and who put it there (activating an older run rolls back)."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="activations")
+    previous_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    activated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+
+
+class RecommendationSnapshot(models.Model):
+    """A rater's precomputed top-N from one run, so serving is a lookup."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="snapshots")
+    rater = models.ForeignKey(
+        "catalog.Rater", on_delete=models.CASCADE, related_name="recommendation_snapshots"
+    )
+    item_ids = models.JSONField(default=list)  # catalog Item primary keys, best first
+    scores = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "rater"], name="one_snapshot_per_run_rater")
+        ]

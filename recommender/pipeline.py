@@ -1,0 +1,252 @@
+"""From a ratings frame to a fitted, evaluated model: shared by training runs and ``evaluate``.
+
+Django-free. The input frame has ``user_id, item_id, event_type, value, timestamp`` (ids as
+strings, timestamp in Unix seconds); :class:`Signal` turns events into training signal, the
+protocol splits it (``shared/EVALUATION.md``), the model is fitted on the training part and
+scored on the held-out part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.algorithms import get_algorithm
+from recommender.algorithms.base import (
+    ConfigError,
+    EpochCallback,
+    Recommender,
+    TrainOptions,
+    ValidationData,
+)
+from recommender.data import Interactions, interactions_from_frame, user_batch
+from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating
+from recommender.evaluation.splits import kfold_split, leave_last_out, stratified_split
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS = {
+    "p1": "random per-user 75/25 split, top-k ranking",
+    "p2": "rating prediction, 5-fold random split (mean RMSE/MAE)",
+    "p3": "temporal leave-last-out, next-item ranking",
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """How interactions become training signal.
+
+    Attributes:
+        event_weights: event types that count and their weight, e.g. {"rating": 1, "purchase": 3}.
+        positive_threshold: for implicit-feedback models, a rating counts only if >= this
+            (None: every rating counts). Rating-prediction models always see the raw values.
+    """
+
+    event_weights: dict[str, float] = field(default_factory=lambda: {"rating": 1.0})
+    positive_threshold: float | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Signal:
+        values = dict(values or {})
+        weights = values.pop("event_weights", None) or {"rating": 1.0}
+        threshold = values.pop("positive_threshold", None)
+        if values:
+            raise ConfigError(next(iter(values)), "unknown signal option")
+        if not isinstance(weights, dict) or not weights:
+            raise ConfigError("event_weights", "an object of event type → weight")
+        for event, weight in weights.items():
+            if not isinstance(weight, int | float) or weight <= 0:
+                raise ConfigError("event_weights", f"weight of {event!r} must be a positive number")
+        if threshold is not None and not isinstance(threshold, int | float):
+            raise ConfigError("positive_threshold", "a number or null")
+        return cls({str(k): float(v) for k, v in weights.items()}, threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def apply(self, frame: pd.DataFrame, explicit: bool) -> pd.DataFrame:
+        """Rows that count, with ``value`` = rating (explicit models) or weight (implicit)."""
+        events = frame["event_type"] if "event_type" in frame else pd.Series("rating", frame.index)
+        keep = events.isin(list(self.event_weights)).to_numpy()
+        if explicit:
+            keep &= (events == "rating").to_numpy()
+        elif self.positive_threshold is not None:
+            keep &= ~((events == "rating") & (frame["value"] < self.positive_threshold)).to_numpy()
+        out = frame.loc[keep, ["user_id", "item_id", "value", "timestamp"]].copy()
+        if not explicit:
+            out["value"] = events[keep].map(self.event_weights).to_numpy(dtype=np.float32)
+            # Several event types on one pair add up to one weighted interaction.
+            out = out.groupby(["user_id", "item_id"], sort=False, as_index=False).agg(
+                value=("value", "sum"), timestamp=("timestamp", "max")
+            )
+        return out.reset_index(drop=True)
+
+
+@dataclass
+class ProtocolResult:
+    model: Recommender
+    train: Interactions
+    metrics: dict[str, float]
+    fit_seconds: float
+    evaluate_seconds: float
+    per_user: pd.DataFrame | None = None
+
+
+def dataset_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
+    """Counts and a content hash, so a run records exactly which data it saw."""
+    ordered = frame.sort_values(["user_id", "item_id"], kind="stable")
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(ordered[["user_id", "item_id", "value"]], index=False).to_numpy()
+    ).hexdigest()
+    return {
+        "interactions": len(frame),
+        "raters": int(frame["user_id"].nunique()),
+        "items": int(frame["item_id"].nunique()),
+        "sha256": digest[:16],
+    }
+
+
+def build_model(algorithm: str, config: dict[str, Any] | None) -> Recommender:
+    """A fresh model with a validated config (ConfigError names a bad field)."""
+    model_class = get_algorithm(algorithm)
+    return model_class(model_class.config_class.from_dict(config))
+
+
+def run_protocol(
+    frame: pd.DataFrame,
+    algorithm: str,
+    config: dict[str, Any] | None = None,
+    protocol: str = "p1",
+    options: TrainOptions | None = None,
+    on_epoch: EpochCallback | None = None,
+    signal: Signal | None = None,
+    k: int = 10,
+    item_features: Any = None,
+) -> ProtocolResult:
+    """Split ``frame`` by ``protocol``, fit a model on the training part and measure it."""
+    options = options or TrainOptions()
+    signal = signal or Signal()
+    model = build_model(algorithm, config)
+    data = signal.apply(frame, explicit=model.predicts_ratings)
+    runner = {"p1": _run_p1, "p2": _run_p2, "p3": _run_p3}.get(protocol)
+    if runner is None:
+        raise ConfigError(
+            "protocol", f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
+        )
+    return runner(model, data, options, on_epoch, k, item_features)
+
+
+def _timed_fit(
+    model: Recommender, train: Interactions, options: TrainOptions, on_epoch: EpochCallback | None
+) -> float:
+    started = time.perf_counter()
+    model.fit(train, options, on_epoch)
+    return time.perf_counter() - started
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def _run_p1(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+) -> ProtocolResult:
+    split = stratified_split(data, ratio=0.75, seed=options.seed)
+    train = interactions_from_frame(split.train)
+    fit_seconds = _timed_fit(model, train, options, on_epoch)
+    metrics, seconds = _timed(
+        lambda: evaluate_ranking(model, train, split.test, k=k, item_features=item_features)
+    )
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+
+
+def _run_p2(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+) -> ProtocolResult:
+    if not model.predicts_ratings:
+        raise ConfigError("protocol", f"{model.name} does not predict ratings; use p1 or p3")
+    folds = kfold_split(data, k=5, seed=options.seed)
+    results, fit_total, eval_total = [], 0.0, 0.0
+    for number, fold in enumerate(folds, start=1):
+        fold_model = model if number == 1 else build_model(model.name, model.config.to_dict())
+        train = interactions_from_frame(fold.train)
+        fit_total += _timed_fit(fold_model, train, options, on_epoch if number == 1 else None)
+        values, seconds = _timed(
+            lambda m=fold_model, t=train, f=fold: evaluate_rating(m, t, f.test)
+        )
+        results.append(values)
+        eval_total += seconds
+        if number == 1:
+            first_train = train
+    metrics = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+    return ProtocolResult(model, first_train, metrics, fit_total, eval_total)
+
+
+def _run_p3(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+) -> ProtocolResult:
+    split = leave_last_out(data)
+    seen = pd.concat([split.train, split.validation])
+    train = interactions_from_frame(split.train)
+    history = interactions_from_frame(seen, users=train.users, items=train.items)
+    validation = _validation(train, split.validation)
+    fit_options = TrainOptions(**{**asdict_shallow(options), "validation": validation})
+    fit_seconds = _timed_fit(model, train, fit_options, on_epoch)
+    metrics, seconds = _timed(
+        lambda: evaluate_ranking(model, history, split.test, k=k, item_features=item_features)
+    )
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+
+
+def asdict_shallow(options: TrainOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in options.__dataclass_fields__}
+
+
+def _validation(train: Interactions, validation: pd.DataFrame) -> ValidationData | None:
+    user_idx = train.users.indices(validation["user_id"])
+    item_idx = train.items.indices(validation["item_id"])
+    keep = (user_idx >= 0) & (item_idx >= 0)
+    if not keep.any():
+        return None
+    batch = user_batch(train, user_idx[keep])
+    return ValidationData(batch=batch, targets=[np.array([i]) for i in item_idx[keep]])
+
+
+def fit_for_serving(
+    frame: pd.DataFrame,
+    algorithm: str,
+    config: dict[str, Any] | None,
+    options: TrainOptions,
+    signal: Signal | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> tuple[Recommender, Interactions]:
+    """Fit on every interaction that counts: the model that gets served."""
+    model = build_model(algorithm, config)
+    data = (signal or Signal()).apply(frame, explicit=model.predicts_ratings)
+    train = interactions_from_frame(data)
+    model.fit(train, options, on_epoch)
+    return model, train

@@ -1,0 +1,22 @@
+"""Celery tasks for training and serving data: thin wrappers over services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from recommender import services
+
+
+@shared_task
+def training_run_execute_task(run_id: int) -> None:
+    services.training_run_execute(run_id=run_id)
+
+
+@shared_task
+def recommendations_precompute_task(run_id: int) -> None:
+    services.recommendations_precompute(run_id=run_id)
+
+
+@shared_task
+def stale_runs_fail_task() -> int:
+    return services.stale_runs_fail()

@@ -1,0 +1,100 @@
+"""The import and item APIs: permissions, upload, progress, errors."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import DataImport, Interaction
+from tests.catalog.helpers import run_import, upload
+
+pytestmark = pytest.mark.django_db
+
+CSV = "user_id,item_id,rating,timestamp\nu1,i1,4,1700000000\nu2,i1,5,1700000001\n"
+OPERATOR_ENDPOINTS = [
+    ("get", "api-import-list", {}),
+    ("post", "api-import-list", {}),
+    ("get", "api-import-detail", {"import_id": 1}),
+    ("get", "api-import-errors", {"import_id": 1}),
+]
+
+
+@pytest.mark.parametrize(("method", "name", "kwargs"), OPERATOR_ENDPOINTS)
+def test_anonymous_callers_are_refused(api_client, method, name, kwargs):
+    response = getattr(api_client, method)(reverse(name, kwargs=kwargs))
+
+    assert response.status_code in (401, 403)
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize(("method", "name", "kwargs"), OPERATOR_ENDPOINTS)
+def test_end_users_are_refused(api_client, end_user, method, name, kwargs):
+    api_client.force_authenticate(end_user)
+
+    response = getattr(api_client, method)(reverse(name, kwargs=kwargs))
+
+    assert response.status_code == 403
+
+
+def test_upload_queues_and_runs_the_import(operator_api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_api.post(
+            reverse("api-import-list"), {"file": upload("r.csv", CSV)}, format="multipart"
+        )
+
+    assert response.status_code == 201
+    detail = operator_api.get(reverse("api-import-detail", args=[response.json()["id"]])).json()
+    assert detail["status"] == "succeeded"
+    assert detail["is_finished"] is True
+    assert detail["rows_imported"] == 2
+    assert Interaction.objects.count() == 2
+
+
+def test_upload_with_a_column_map(operator_api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_api.post(
+            reverse("api-import-list"),
+            {"file": upload("r.csv", "a,b,c\nx,y,3\n"), "kind": "interactions",
+             "column_map": '{"rater": "a", "item": "b", "value": "c"}'},
+            format="multipart",
+        )
+
+    assert response.status_code == 201, response.json()
+    assert DataImport.objects.get().status == "succeeded"
+    assert Interaction.objects.get().value == 3.0
+
+
+def test_bad_upload_gets_a_clear_error_body(operator_api):
+    response = operator_api.post(
+        reverse("api-import-list"), {"file": upload("r.csv", b"\x00\x00\x00")}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert "not a text file" in str(body["details"]["file"])
+    assert DataImport.objects.count() == 0
+
+
+def test_errors_download_neutralises_formulas(operator_api):
+    data_import = run_import("r.csv", "user_id,item_id,rating\nu1,i1,=HYPERLINK(1)\n")
+
+    response = operator_api.get(reverse("api-import-errors", args=[data_import.pk]))
+
+    assert response.status_code == 200
+    assert b"'=HYPERLINK(1)" in b"".join(response.streaming_content)
+
+
+def test_items_are_listed_and_searchable(api_client):
+    run_import("items.csv", "item_id,title,genres\n1,Heat,Action\n2,Alien,Horror|Sci-Fi\n")
+
+    response = api_client.get(reverse("api-item-list"), {"q": "heat"})
+
+    assert response.status_code == 200
+    assert [i["title"] for i in response.json()["results"]] == ["Heat"]
+
+
+def test_openapi_schema_documents_the_import_endpoint(api_client):
+    response = api_client.get(reverse("api-schema"), {"format": "json"})
+
+    assert response.status_code == 200
+    assert "/api/v1/imports/" in response.json()["paths"]

@@ -1,0 +1,91 @@
+"""Shared fixtures: people, clients, isolated media, eager Celery, and a real worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from catalog.models import OPERATORS_GROUP
+from recsite.celery import app as celery_app
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests run tasks in-process; tests marked ``integration`` use the real worker."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def operator(django_user_model):
+    user = django_user_model.objects.create_user(username="olivia", password="operator-pw-123")
+    user.groups.add(Group.objects.get(name=OPERATORS_GROUP))
+    return user
+
+
+@pytest.fixture
+def end_user(django_user_model):
+    return django_user_model.objects.create_user(username="eve", password="end-user-pw-123")
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def end_user_client(client, end_user):
+    client.force_login(end_user)
+    return client
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def operator_api(api_client: APIClient, operator) -> APIClient:
+    api_client.force_authenticate(operator)
+    return api_client
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[object]:
+    """A real Celery worker thread consuming from the configured broker (Redis in CI)."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app.conf.task_always_eager = False
+    with start_worker(
+        celery_app,
+        pool="solo",
+        queues=["default", "training"],
+        perform_ping_check=False,
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+@pytest.fixture
+def data_file() -> Iterator[object]:
+    def path(name: str) -> Path:
+        return DATA_DIR / name
+
+    yield path
