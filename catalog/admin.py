@@ -24,5 +24,13 @@ class InteractionAdmin(admin.ModelAdmin):
 
 @admin.register(DataImport)
 class DataImportAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "kind", "status", "rows_read", "rows_imported", "created_at"]
+    list_display = [
+        "id",
+        "original_name",
+        "kind",
+        "status",
+        "rows_read",
+        "rows_imported",
+        "created_at",
+    ]
     list_filter = ["status", "kind"]

@@ -66,11 +66,31 @@ class DataImportOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = DataImport
         fields = [
-            "id", "original_name", "size_bytes", "kind", "options", "layout", "skip_invalid",
-            "dry_run", "status", "is_finished", "rows_read", "rows_imported", "rows_rejected",
-            "duplicates_collapsed", "raters_created", "items_created", "error_count", "errors",
-            "message", "uploaded_by", "created_at", "started_at", "finished_at",
-            "duration_seconds", "errors_csv_url",
+            "id",
+            "original_name",
+            "size_bytes",
+            "kind",
+            "options",
+            "layout",
+            "skip_invalid",
+            "dry_run",
+            "status",
+            "is_finished",
+            "rows_read",
+            "rows_imported",
+            "rows_rejected",
+            "duplicates_collapsed",
+            "raters_created",
+            "items_created",
+            "error_count",
+            "errors",
+            "message",
+            "uploaded_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "errors_csv_url",
         ]
 
     def get_errors_csv_url(self, obj: DataImport) -> str | None:
@@ -135,8 +155,12 @@ class DataImportListCreateApi(APIView):
                 uploaded_by=request.user,
             )
         except services.ImportValidationError as exc:
-            raise serializers.ValidationError({exc.field or "non_field_errors": [exc.message]})
-        return Response(DataImportOutputSerializer(data_import).data, status=status.HTTP_201_CREATED)
+            raise serializers.ValidationError(
+                {exc.field or "non_field_errors": [exc.message]}
+            ) from exc
+        return Response(
+            DataImportOutputSerializer(data_import).data, status=status.HTTP_201_CREATED
+        )
 
 
 class DataImportDetailApi(APIView):
@@ -161,6 +185,8 @@ class DataImportErrorsApi(APIView):
         if not data_import.errors_file:
             raise Http404("This import has no errors.")
         return FileResponse(
-            data_import.errors_file.open("rb"), as_attachment=True,
-            filename=f"import-{import_id}-errors.csv", content_type="text/csv",
+            data_import.errors_file.open("rb"),
+            as_attachment=True,
+            filename=f"import-{import_id}-errors.csv",
+            content_type="text/csv",
         )

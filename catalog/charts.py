@@ -9,8 +9,12 @@ import plotly.graph_objects as go
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
     fig.update_layout(
-        title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 50}, height=340,
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        height=340,
     )
     if log_y:
         fig.update_yaxes(type="log")
@@ -27,8 +31,13 @@ def item_long_tail(item_counts: pd.Series) -> go.Figure:
     """Interactions per item by popularity rank (log scale): the long tail."""
     ranks = np.arange(1, len(item_counts) + 1)
     fig = go.Figure(go.Scatter(x=ranks, y=item_counts.to_numpy(), mode="lines", name="items"))
-    return _layout(fig, "Item popularity (long tail)", "item rank by popularity",
-                   "interactions per item", log_y=True)
+    return _layout(
+        fig,
+        "Item popularity (long tail)",
+        "item rank by popularity",
+        "interactions per item",
+        log_y=True,
+    )
 
 
 def rater_activity(rater_counts: pd.Series) -> go.Figure:

@@ -23,11 +23,14 @@ class ImportOptionsMixin(forms.Form):
     kind = forms.ChoiceField(choices=DataImport.Kind.choices, initial=DataImport.Kind.AUTO)
     format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="auto")
     delimiter = forms.CharField(
-        required=False, max_length=3, help_text="Leave empty to detect (, ; tab | ::). Use \\t for tab."
+        required=False,
+        max_length=3,
+        help_text="Leave empty to detect (, ; tab | ::). Use \\t for tab.",
     )
     has_header = forms.ChoiceField(choices=HEADER_CHOICES, required=False)
     skip_invalid = forms.BooleanField(
-        required=False, label="Skip invalid rows",
+        required=False,
+        label="Skip invalid rows",
         help_text="Import the valid rows and list the rejected ones. Off: any invalid row fails "
         "the whole import and nothing is written.",
     )
@@ -74,7 +77,9 @@ class DataImportReviewForm(ImportOptionsMixin):
         super().__init__(*args, **kwargs)
         choices = [("", "—")] + [(c, c) for c in columns or []]
         for role, label in ROLE_LABELS.items():
-            self.fields[f"map_{role}"] = forms.ChoiceField(choices=choices, required=False, label=label)
+            self.fields[f"map_{role}"] = forms.ChoiceField(
+                choices=choices, required=False, label=label
+            )
 
     def column_map(self) -> dict[str, str] | None:
         mapping = {

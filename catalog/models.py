@@ -9,6 +9,7 @@ from django.db.models import Q
 OPERATOR_PERMISSION = "catalog.operate"
 OPERATORS_GROUP = "Operators"
 
+
 class Item(models.Model):
     external_id = models.CharField(max_length=255, unique=True)
     title = models.CharField(max_length=500, blank=True)
@@ -29,8 +30,9 @@ class Item(models.Model):
     def display_title(self) -> str:
         return self.title or f"Item {self.external_id}"
 
+
 class Rater(models.Model):
-    """A person who rates: a row of the dataset (``external_id``) and/or a site account (``user``)."""
+    """A person who rates: a dataset row (``external_id``) and/or a site account (``user``)."""
 
     external_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     user = models.OneToOneField(
@@ -51,8 +53,9 @@ class Rater(models.Model):
             return self.external_id
         return self.user.get_username() if self.user else f"rater {self.pk}"
 
+
 class Interaction(models.Model):
-    """A rater's current value for one item and event type; a later event replaces an earlier one."""
+    """A rater's current value for one item and event type; a later event replaces it."""
 
     class EventType(models.TextChoices):
         RATING = "rating"
@@ -87,6 +90,7 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rater} {self.event_type} {self.item}: {self.value}"
+
 
 class DataImport(models.Model):
     """One uploaded file and its import job (NetBox-style job row)."""

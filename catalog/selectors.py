@@ -17,8 +17,10 @@ def item_list(*, search: str = "", genre: str = "") -> QuerySet[Item]:
     if search:
         items = items.filter(Q(title__icontains=search) | Q(external_id__iexact=search))
     if genre:
-        items = items.filter(genres__contains=[genre]) if _json_contains() else items.filter(
-            genres__icontains=f'"{genre}"'
+        items = (
+            items.filter(genres__contains=[genre])
+            if _json_contains()
+            else items.filter(genres__icontains=f'"{genre}"')
         )
     return items.order_by("title", "id")
 
@@ -43,7 +45,9 @@ def data_import_get(*, import_id: int) -> DataImport:
 
 def ratings_frame() -> pd.DataFrame:
     """Every interaction as a DataFrame: rater_id, item_id, event_type, value, occurred_at."""
-    rows = Interaction.objects.values_list("rater_id", "item_id", "event_type", "value", "occurred_at")
+    rows = Interaction.objects.values_list(
+        "rater_id", "item_id", "event_type", "value", "occurred_at"
+    )
     return pd.DataFrame.from_records(
         rows.iterator(chunk_size=50_000),
         columns=["rater_id", "item_id", "event_type", "value", "occurred_at"],
@@ -71,20 +75,28 @@ def dataset_overview() -> DatasetOverview:
     interactions = Interaction.objects.count()
     value_counts = pd.DataFrame.from_records(
         Interaction.objects.filter(event_type=Interaction.EventType.RATING)
-        .values("value").annotate(count=Count("id")).order_by("value"),
+        .values("value")
+        .annotate(count=Count("id"))
+        .order_by("value"),
         columns=["value", "count"],
     )
     item_counts = pd.Series(
-        list(Interaction.objects.values("item").annotate(n=Count("id")).values_list("n", flat=True)),
+        list(
+            Interaction.objects.values("item").annotate(n=Count("id")).values_list("n", flat=True)
+        ),
         dtype="int64",
     ).sort_values(ascending=False, ignore_index=True)
     rater_counts = pd.Series(
-        list(Interaction.objects.values("rater").annotate(n=Count("id")).values_list("n", flat=True)),
+        list(
+            Interaction.objects.values("rater").annotate(n=Count("id")).values_list("n", flat=True)
+        ),
         dtype="int64",
     )
     daily = pd.DataFrame.from_records(
-        Interaction.objects.annotate(day=TruncDay("occurred_at")).values("day", "source")
-        .annotate(count=Count("id")).order_by("day"),
+        Interaction.objects.annotate(day=TruncDay("occurred_at"))
+        .values("day", "source")
+        .annotate(count=Count("id"))
+        .order_by("day"),
         columns=["day", "source", "count"],
     )
     cells = items * raters

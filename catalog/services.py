@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
+import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -109,9 +107,9 @@ def data_import_start(*, data_import: DataImport) -> DataImport:
     """Move a draft to PENDING and queue it on the worker once the transaction commits."""
     from catalog.tasks import data_import_run_task
 
-    updated = DataImport.objects.filter(
-        pk=data_import.pk, status=DataImport.Status.DRAFT
-    ).update(status=DataImport.Status.PENDING)
+    updated = DataImport.objects.filter(pk=data_import.pk, status=DataImport.Status.DRAFT).update(
+        status=DataImport.Status.PENDING
+    )
     if updated:
         data_import.status = DataImport.Status.PENDING
         data_import_run_task.delay_on_commit(data_import.pk)
@@ -211,24 +209,23 @@ class _Outcome:
 
 
 class _ErrorSink:
-    """Collects row errors: the first ones for the page, all of them as CSV."""
+    """Collects row errors: the first ones for the page, every one as CSV in a spooled file."""
 
     def __init__(self) -> None:
         self.count = 0
         self.shown: list[dict[str, Any]] = []
-        self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer)
-        self.writer.writerow(["line", "column", "value", "message"])
+        self.file = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b")
 
-    def add(self, errors: Iterable[importers.RowError]) -> None:
-        for error in errors:
-            self.count += 1
-            if len(self.shown) < ERRORS_SHOWN:
-                self.shown.append(asdict(error))
-            self.writer.writerow(
-                [importers.neutralise_cell(str(part)) if part is not None else "" for part in
-                 (error.line, error.column, error.value, error.message)]
-            )
+    def add(self, errors: list[importers.RowError]) -> None:
+        if not errors:
+            return
+        room = ERRORS_SHOWN - len(self.shown)
+        self.shown.extend(asdict(error) for error in errors[: max(room, 0)])
+        text = importers.errors_to_csv(errors)
+        if self.count:  # the header goes in once, with the first errors
+            text = text.split("\n", 1)[1]
+        self.file.write(text.encode("utf-8"))
+        self.count += len(errors)
 
 
 def _run(data_import: DataImport) -> _Outcome:
@@ -240,9 +237,11 @@ def _run(data_import: DataImport) -> _Outcome:
     else:
         outcome = _run_catalog_rows(data_import, options, layout, sink)
     if sink.count:
+        sink.file.seek(0)
         data_import.errors_file.save(
-            f"import-{data_import.pk}-errors.csv", ContentFile(sink.buffer.getvalue()), save=False
+            f"import-{data_import.pk}-errors.csv", File(sink.file), save=False
         )
+    sink.file.close()
     data_import.errors = sink.shown
     data_import.error_count = sink.count
     return outcome
@@ -282,7 +281,8 @@ def _run_interactions(
             return _Outcome(DataImport.Status.FAILED, failure, counts)
         if data_import.dry_run:
             return _Outcome(
-                DataImport.Status.SUCCEEDED, f"Dry run: {rows_valid:,} valid rows, nothing written.",
+                DataImport.Status.SUCCEEDED,
+                f"Dry run: {rows_valid:,} valid rows, nothing written.",
                 counts,
             )
         result = staging.merge(data_import.pk, timezone.now())
@@ -365,9 +365,13 @@ def _upsert_catalog_rows(model: type[Item] | type[Rater], frame: Any) -> None:
     if model is Item:
         fields = ["title", "description", "genres", "attributes"]
         objs = [
-            Item(external_id=row.external_id, title=str(row.title)[:500],
-                 description=row.description or "", genres=list(row.genres or []),
-                 attributes=dict(row.attributes or {}))
+            Item(
+                external_id=row.external_id,
+                title=str(row.title)[:500],
+                description=row.description or "",
+                genres=list(row.genres or []),
+                attributes=dict(row.attributes or {}),
+            )
             for row in frame.itertuples(index=False)
         ]
     else:
@@ -377,7 +381,10 @@ def _upsert_catalog_rows(model: type[Item] | type[Rater], frame: Any) -> None:
             for row in frame.itertuples(index=False)
         ]
     model.objects.bulk_create(
-        objs, batch_size=2000, update_conflicts=True, unique_fields=["external_id"],
+        objs,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["external_id"],
         update_fields=fields,
     )
 

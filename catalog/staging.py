@@ -91,7 +91,9 @@ def _copy(table: str, rows: pd.DataFrame) -> None:
     buffer = io.StringIO()
     rows.to_csv(buffer, index=False, header=False)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+        with cursor.cursor.copy(
+            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy:
             copy.write(buffer.getvalue())
 
 
@@ -101,7 +103,8 @@ def merge(import_id: int, now: datetime) -> MergeResult:
     with transaction.atomic(), connection.cursor() as cursor:
         staged = _scalar(cursor, f"SELECT COUNT(*) FROM {table}")
         distinct = _scalar(
-            cursor, f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY rater, item, event_type) d"
+            cursor,
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY rater, item, event_type) d",
         )
         items_before = _scalar(cursor, "SELECT COUNT(*) FROM catalog_item")
         raters_before = _scalar(cursor, "SELECT COUNT(*) FROM catalog_rater")
@@ -155,7 +158,8 @@ def _upsert_interactions(cursor, table: str) -> None:  # type: ignore[no-untyped
     # The latest record of a (rater, item, event) wins: by timestamp, then by its line in the file.
     # An existing row is replaced only by an event at least as recent as the one it holds.
     cursor.execute(
-        "INSERT INTO catalog_interaction (rater_id, item_id, event_type, value, occurred_at, source) "
+        "INSERT INTO catalog_interaction "
+        "(rater_id, item_id, event_type, value, occurred_at, source) "
         f"SELECT r.id, i.id, d.event_type, d.value, {_to_timestamp('d.occurred_epoch')}, 'import' "
         "FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.rater, s.item, s.event_type "
         f"ORDER BY s.occurred_epoch DESC, s.line DESC) AS rn FROM {table} s) d "

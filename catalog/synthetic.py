@@ -32,7 +32,7 @@ real logs; importers collapse them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -65,7 +65,7 @@ RATINGS_FILE = "ratings_synthetic.csv"
 ITEMS_FILE = "items_synthetic.csv"
 RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 _BLOCK_ROWS = 1 << 17  # rows per generation block (each block has its own random stream)
-_DEDUP_ROUNDS = 24  # times a block redraws its duplicate (rater, item) pairs
+_DEDUP_ROUNDS = 16  # times a block redraws its duplicate (rater, item) pairs
 _TABLE_CELLS = 1 << 22  # float32 cells of one rater × item affinity table (16 MB)
 _CALIBRATION_ROWS = 100_000
 
@@ -81,10 +81,11 @@ class SyntheticConfig:
     min_per_rater: int = 20  # fewest interactions of a rater (ML: 20); lowered for tiny totals
     activity_sigma: float = 1.0  # log-normal sigma of rater activity: weight of the tail (0.5–1.5)
     max_share_of_items: float = 0.6  # no rater rates more than this share of the items
-    popularity_exponent: float = 1.0  # Zipf exponent: weight ∝ (rank + offset) ** -exponent
-    popularity_offset: float = 25.0  # flattens the very head of the Zipf curve (0–50)
-    candidates: int = 4  # popular candidates a rater picks among per interaction (1 = no taste)
-    choice_sharpness: float = 4.0  # how strongly taste decides among the candidates (0 = random)
+    popularity_exponent: float = 1.0  # Zipf exponent of popularity by rank (0.5–1.5)
+    popularity_offset: float = 170.0  # flattens the head: weight ∝ (rank + offset) ** -exponent
+    popularity_cutoff: float = 4.0  # exponential tail: weight × exp(-cutoff × rank / items)
+    candidates: int = 6  # popular candidates a rater picks among per interaction (1 = no taste)
+    choice_sharpness: float = 10.0  # how strongly taste picks among the candidates (0 = at random)
     genre_pull: float = 0.7  # share of an item's vector set by its genres (0–1)
     rater_bias_std: float = 0.45  # spread of raters' mean ratings (ML-100K: 0.45)
     item_bias_std: float = 0.5  # spread of item quality (ML-100K: 0.53)
@@ -104,6 +105,7 @@ class _World:
 
     seed: int
     config: SyntheticConfig
+    minimum: int  # the floor of every rater's activity
     counts: np.ndarray  # int64 (n_raters,): interactions per rater, summing to n_interactions
     rater_factors: np.ndarray  # float32 (n_raters, k)
     rater_bias: np.ndarray  # float32 (n_raters,)
@@ -143,7 +145,8 @@ class SyntheticData:
 
     @property
     def min_per_rater(self) -> int:
-        return int(self.world.counts.min())
+        """The floor of every rater's activity (``config.min_per_rater``, lower for tiny sets)."""
+        return self.world.minimum
 
     @cached_property
     def ratings(self) -> pd.DataFrame:
@@ -156,9 +159,7 @@ class SyntheticData:
         """item_id (string), title ("Name (year)"), genres (list of genre names)."""
         return _items_frame(self.world)
 
-    def write_csv(
-        self, directory: str | Path, chunk_rows: int = 1_000_000
-    ) -> tuple[Path, Path]:
+    def write_csv(self, directory: str | Path, chunk_rows: int = 1_000_000) -> tuple[Path, Path]:
         """Write ``ratings_synthetic.csv`` and ``items_synthetic.csv``; ratings are streamed."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -249,6 +250,7 @@ def _build_world(
     world = _World(
         seed=seed,
         config=config,
+        minimum=minimum,
         counts=_activity(n, n_raters, minimum, _activity_cap(n, n_raters, n_items, config),
                          config.activity_sigma, raters_rng),
         rater_factors=_raters(n_raters, genre_axes, raters_rng),
@@ -310,8 +312,10 @@ def _raters(n_raters: int, axes: np.ndarray, rng: np.random.Generator) -> np.nda
 
 
 def _popularity(n_items: int, config: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
+    """Zipf by rank with a flattened head and an exponential tail (fits ML-100K's curve)."""
     rank = rng.permutation(n_items)  # item index -> popularity rank, so ids carry no order
-    weights = (rank + 1.0 + config.popularity_offset) ** -config.popularity_exponent
+    zipf = (rank + 1.0 + config.popularity_offset) ** -config.popularity_exponent
+    weights = zipf * np.exp(-config.popularity_cutoff * rank / n_items)
     return weights / weights.sum()
 
 
@@ -413,55 +417,32 @@ def _draw_choices(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The items ``counts[i]`` interactions of each rater go to, and their latent ratings."""
     raters = np.repeat(rater_ids.astype(np.int32), counts)
-    items, affinity = _choose_items(world, raters, rng)
-    _redraw_duplicates(world, raters, items, affinity, rng)
+    local = np.repeat(np.arange(len(rater_ids), dtype=np.int32), counts)
+    items = np.empty(len(raters), dtype=np.int32)
+    affinity = np.empty(len(raters), dtype=np.float32)
+    # Runs of raters small enough for one rater × item table of _TABLE_CELLS cells.
+    per_run = max(1, _TABLE_CELLS // world.n_items)
+    for start, stop in _runs(local // per_run):
+        run = slice(start, stop)
+        run_local = local[run] - local[start]
+        affinity_of = _affinity_lookup(world, rater_ids[local[start] : local[stop - 1] + 1])
+        items[run], affinity[run] = _choose_items(world, affinity_of, run_local, rng)
+        _redraw_duplicates(world, affinity_of, run_local, items[run], affinity[run], rng)
     return raters, items, _latent_rating(world, raters, items, affinity, rng)
 
 
-def _popular(world: _World, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    column = rng.integers(0, world.n_items, size=size, dtype=np.int32)
-    keep = rng.random(size=size, dtype=np.float32) < world.alias_prob[column]
-    return np.where(keep, column, world.alias_index[column])
+_AffinityOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _choose_items(
-    world: _World, raters: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per interaction, draw popular candidates and let the rater pick one by taste (softmax).
-
-    Args:
-        raters: int32, ascending rater indices, one per interaction.
-
-    Returns:
-        The picked item of each interaction and the rater's affinity to it (float32).
-    """
-    config = world.config
-    candidates = _popular(world, (config.candidates, len(raters)), rng)
-    affinity = _affinity(world, raters, candidates)
-    weights = np.exp(config.choice_sharpness * (affinity - affinity.max(axis=0)))
-    cumulative = np.cumsum(weights, axis=0)
-    target = rng.random(len(raters), dtype=np.float32) * cumulative[-1]
-    pick = np.minimum((cumulative < target).sum(axis=0), config.candidates - 1)
-    columns = np.arange(len(raters))
-    return candidates[pick, columns], affinity[pick, columns]
-
-
-def _affinity(world: _World, raters: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """u·v for each (rater, item); ``items`` has shape (c, len(raters)), raters ascending."""
-    span = int(raters[-1]) - int(raters[0]) + 1 if len(raters) else 0
-    if items.size * 4 < span * world.n_items:  # few rows per rater: gather the vectors
-        return np.einsum(
-            "crk,rk->cr", world.item_factors[items], world.rater_factors[raters]
+def _affinity_lookup(world: _World, rater_ids: np.ndarray) -> _AffinityOf:
+    """``f(local, items)``: affinity u·v of the ``local``-th of ``rater_ids`` to ``items``."""
+    factors = world.rater_factors[rater_ids]
+    if world.n_items > _TABLE_CELLS // 16:  # huge catalogue: a table per rater costs too much
+        return lambda local, items: np.einsum(
+            "...k,...k->...", world.item_factors[items], factors[local]
         )
-    # Many rows per rater: one small matrix product per run of raters, then a flat lookup.
-    out = np.empty(items.shape, dtype=np.float32)
-    per_run = max(1, _TABLE_CELLS // world.n_items)
-    for start, stop in _runs((raters - raters[0]) // per_run):
-        first, last = int(raters[start]), int(raters[stop - 1]) + 1
-        table = world.rater_factors[first:last] @ world.item_factors.T
-        cells = (raters[start:stop] - first).astype(np.int64) * world.n_items + items[:, start:stop]
-        out[:, start:stop] = table.ravel()[cells]
-    return out
+    table = (factors @ world.item_factors.T).ravel()
+    return lambda local, items: table[local.astype(np.int64) * world.n_items + items]
 
 
 def _runs(groups: np.ndarray) -> list[tuple[int, int]]:
@@ -471,44 +452,78 @@ def _runs(groups: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
+def _popular(world: _World, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    # One uniform per draw: its integer part picks the column, its fraction tosses the coin.
+    scaled = rng.random(size) * world.n_items
+    column = np.minimum(scaled.astype(np.int32), world.n_items - 1)
+    keep = scaled - column < world.alias_prob[column]
+    return np.where(keep, column, world.alias_index[column])
+
+
+def _choose_items(
+    world: _World,
+    affinity_of: _AffinityOf,
+    local: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    anywhere: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per interaction, draw candidate items and let the rater pick one by taste (softmax).
+
+    Args:
+        local: the rater of each interaction, as an index into ``affinity_of``'s raters.
+        anywhere: draw the candidates uniformly instead of by popularity.
+
+    Returns:
+        The picked item of each interaction (int32) and the rater's affinity to it (float32).
+    """
+    config = world.config
+    size = (config.candidates, len(local))
+    if anywhere:
+        candidates = rng.integers(0, world.n_items, size=size, dtype=np.int32)
+    else:
+        candidates = _popular(world, size, rng)
+    affinity = affinity_of(local[None, :], candidates)
+    weights = np.exp(config.choice_sharpness * (affinity - affinity.max(axis=0)))
+    target = rng.random(len(local), dtype=np.float32) * weights.sum(axis=0)
+    pick = np.zeros(len(local), dtype=np.intp)
+    running = np.zeros(len(local), dtype=np.float32)
+    for column in weights[:-1]:  # inverse CDF over the few candidates
+        running += column
+        pick += running < target
+    rows = np.arange(len(local))
+    return candidates[pick, rows], affinity[pick, rows]
+
+
 def _redraw_duplicates(
-    world: _World, raters: np.ndarray, items: np.ndarray, affinity: np.ndarray,
+    world: _World,
+    affinity_of: _AffinityOf,
+    local: np.ndarray,
+    items: np.ndarray,
+    affinity: np.ndarray,
     rng: np.random.Generator,
 ) -> None:
     """Draw again (in place) the items a rater already has; a few repeats survive, as in logs."""
-    n_items = world.n_items
-    keys = (raters - raters[0]).astype(np.int64) * n_items + items
-    order = np.argsort(keys)
-    ordered = keys[order]
-    repeat = np.zeros(len(keys), dtype=bool)
-    repeat[1:] = ordered[1:] == ordered[:-1]
-    todo = np.sort(order[repeat])
-    taken = [ordered[~repeat]]  # sorted keys a rater already holds, one array per round
-    for _ in range(_DEDUP_ROUNDS):
+    keys = local.astype(np.int64) * world.n_items + items
+    owner = np.zeros((int(local[-1]) + 1) * world.n_items, dtype=np.int32)
+    position = np.arange(1, len(keys) + 1, dtype=np.int32)
+    owner[keys] = position  # of rows sharing a rater × item cell, exactly one owns it
+    todo = np.flatnonzero(owner[keys] != position)
+    for round_ in range(_DEDUP_ROUNDS):
         if not len(todo):
             return
-        fresh, fresh_affinity = _choose_items(world, raters[todo], rng)
-        fresh_keys = (raters[todo] - raters[0]).astype(np.int64) * n_items + fresh
-        ok = _first_occurrences(fresh_keys) & ~_in_any(fresh_keys, taken)
-        items[todo[ok]] = fresh[ok]
-        affinity[todo[ok]] = fresh_affinity[ok]
-        taken.append(np.sort(fresh_keys[ok]))
-        todo = todo[~ok]
-
-
-def _first_occurrences(keys: np.ndarray) -> np.ndarray:
-    mask = np.zeros(len(keys), dtype=bool)
-    mask[np.unique(keys, return_index=True)[1]] = True
-    return mask
-
-
-def _in_any(keys: np.ndarray, sorted_arrays: list[np.ndarray]) -> np.ndarray:
-    found = np.zeros(len(keys), dtype=bool)
-    for array in sorted_arrays:
-        if len(array):
-            position = np.minimum(np.searchsorted(array, keys), len(array) - 1)
-            found |= array[position] == keys
-    return found
+        # Heavy raters exhaust the popular items they like: later rounds look beyond them.
+        anywhere = round_ >= _DEDUP_ROUNDS // 2
+        fresh, fresh_affinity = _choose_items(
+            world, affinity_of, local[todo], rng, anywhere=anywhere
+        )
+        fresh_keys = local[todo].astype(np.int64) * world.n_items + fresh
+        free = owner[fresh_keys] == 0
+        owner[fresh_keys[free]] = position[todo[free]]
+        won = free & (owner[fresh_keys] == position[todo])
+        items[todo[won]] = fresh[won]
+        affinity[todo[won]] = fresh_affinity[won]
+        todo = todo[~won]
 
 
 def _latent_rating(
@@ -526,7 +541,9 @@ def _latent_rating(
     )  # fmt: skip
 
 
-def _timestamps(counts: np.ndarray, config: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
+def _timestamps(
+    counts: np.ndarray, config: SyntheticConfig, rng: np.random.Generator
+) -> np.ndarray:
     """Per rater: sessions seconds apart inside, days apart between, placed in the time window."""
     rows = int(counts.sum())
     first = np.cumsum(counts) - counts
@@ -549,7 +566,10 @@ def _timestamps(counts: np.ndarray, config: SyntheticConfig, rng: np.random.Gene
 
 def _concat(blocks: list[_Block]) -> _Block:
     return _Block(
-        *(np.concatenate([getattr(b, name) for b in blocks]) for name in _Block.__dataclass_fields__)
+        *(
+            np.concatenate([getattr(b, name) for b in blocks])
+            for name in _Block.__dataclass_fields__
+        )
     )
 
 

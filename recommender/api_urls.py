@@ -7,7 +7,9 @@ urlpatterns = [
     path("runs/<int:run_id>/", apis.TrainingRunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<int:run_id>/cancel/", apis.TrainingRunCancelApi.as_view(), name="api-run-cancel"),
     path(
-        "runs/<int:run_id>/activate/", apis.TrainingRunActivateApi.as_view(), name="api-run-activate"
+        "runs/<int:run_id>/activate/",
+        apis.TrainingRunActivateApi.as_view(),
+        name="api-run-activate",
     ),
     path("algorithms/", apis.AlgorithmListApi.as_view(), name="api-algorithm-list"),
     path(

@@ -26,10 +26,30 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "algorithm", "config", "signal", "seed", "protocol", "status", "is_finished",
-            "progress", "phase", "epochs_total", "epochs_done", "heartbeat_at", "error", "metrics",
-            "timings", "dataset_stats", "is_active", "cancel_requested", "created_by",
-            "created_at", "started_at", "finished_at", "duration_seconds",
+            "id",
+            "algorithm",
+            "config",
+            "signal",
+            "seed",
+            "protocol",
+            "status",
+            "is_finished",
+            "progress",
+            "phase",
+            "epochs_total",
+            "epochs_done",
+            "heartbeat_at",
+            "error",
+            "metrics",
+            "timings",
+            "dataset_stats",
+            "is_active",
+            "cancel_requested",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
         ]
 
 
@@ -78,7 +98,9 @@ class TrainingRunListCreateApi(APIView):
         except services.TrainingConfigError as exc:
             field = exc.field if exc.field in self.InputSerializer().fields else "config"
             detail = exc.message if field != "config" else {exc.field: [exc.message]}
-            raise serializers.ValidationError({field: [detail] if isinstance(detail, str) else detail})
+            raise serializers.ValidationError(
+                {field: [detail] if isinstance(detail, str) else detail}
+            ) from exc
         return Response(TrainingRunOutputSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -144,10 +166,12 @@ class RaterRecommendationsApi(APIView):
         filters.is_valid(raise_exception=True)
         rater = get_object_or_404(Rater, pk=rater_id)
         result = recommend_for_rater(rater, n=filters.validated_data["n"])
-        return Response({
-            "rater_id": rater.pk,
-            "run_id": result.run_id,
-            "strategy": result.strategy,
-            "explanation": result.explanation,
-            "results": RecommendationOutputSerializer(result.items, many=True).data,
-        })
+        return Response(
+            {
+                "rater_id": rater.pk,
+                "run_id": result.run_id,
+                "strategy": result.strategy,
+                "explanation": result.explanation,
+                "results": RecommendationOutputSerializer(result.items, many=True).data,
+            }
+        )

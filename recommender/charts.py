@@ -19,8 +19,11 @@ def training_curves(frame: pd.DataFrame) -> go.Figure:
             secondary_y=is_validation,
         )
     fig.update_layout(
-        title="Training curves", template="plotly_white", height=360,
-        margin={"l": 60, "r": 60, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.25},
+        title="Training curves",
+        template="plotly_white",
+        height=360,
+        margin={"l": 60, "r": 60, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.25},
     )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="training loss", secondary_y=False)

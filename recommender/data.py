@@ -48,8 +48,15 @@ class Vocabulary:
 
     @classmethod
     def from_values(cls, values: Iterable[object]) -> Vocabulary:
-        """Vocabulary of the distinct values, sorted so that the mapping is deterministic."""
-        return cls(sorted({str(v) for v in values}))
+        """Vocabulary of the distinct values in a deterministic order.
+
+        Integer-like ids sort numerically (so "10" follows "9"), others as strings. The order
+        decides ties between equal scores, so it must not depend on input order.
+        """
+        distinct = {str(v) for v in values}
+        if all(key.isdigit() for key in distinct):
+            return cls(sorted(distinct, key=lambda key: (len(key.lstrip("0")), key.lstrip("0"), key)))
+        return cls(sorted(distinct))
 
 
 @dataclass(frozen=True)
@@ -149,8 +156,11 @@ def _timestamps(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(frame), dtype=np.int64)
     column = frame["timestamp"]
     if pd.api.types.is_datetime64_any_dtype(column):
-        return (column.astype("datetime64[s, UTC]" if column.dt.tz else "datetime64[s]")
-                .astype("int64").to_numpy())
+        return (
+            column.astype("datetime64[s, UTC]" if column.dt.tz else "datetime64[s]")
+            .astype("int64")
+            .to_numpy()
+        )
     return column.to_numpy(dtype=np.int64)
 
 

@@ -12,7 +12,9 @@ from recommender.pipeline import PROTOCOLS
 class TrainingRunForm(forms.Form):
     algorithm = forms.ChoiceField(choices=[(name, name) for name in sorted(ALGORITHMS)])
     config = forms.CharField(
-        label="Hyper-parameters (JSON)", required=False, initial="{}",
+        label="Hyper-parameters (JSON)",
+        required=False,
+        initial="{}",
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text='Leave {} for the defaults, e.g. {"factors": 64}. Defaults are listed below.',
     )
@@ -26,5 +28,5 @@ class TrainingRunForm(forms.Form):
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
-            raise forms.ValidationError("Expected a JSON object such as {\"factors\": 64}.")
+            raise forms.ValidationError('Expected a JSON object such as {"factors": 64}.')
         return value

@@ -86,6 +86,9 @@ class EpochMetric(models.Model):
             models.UniqueConstraint(fields=["run", "epoch", "name"], name="one_metric_per_epoch")
         ]
 
+    def __str__(self) -> str:
+        return f"run {self.run_id} epoch {self.epoch} {self.name}={self.value:g}"
+
 
 class ModelActivation(models.Model):
     """History of which run served and who put it there (activating an older run rolls back)."""
@@ -101,6 +104,9 @@ class ModelActivation(models.Model):
 
     class Meta:
         ordering = ["-activated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} activated at {self.activated_at:%Y-%m-%d %H:%M}"
 
 
 class RecommendationSnapshot(models.Model):
@@ -118,3 +124,6 @@ class RecommendationSnapshot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "rater"], name="one_snapshot_per_run_rater")
         ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} top-{len(self.item_ids)} for rater {self.rater_id}"

@@ -51,12 +51,14 @@ def algorithm_catalogue() -> list[dict[str, Any]]:
             {"name": f.name, "type": str(f.type), "default": _default(f)}
             for f in dataclasses.fields(config_class)
         ]
-        catalogue.append({
-            "name": name,
-            "predicts_ratings": model_class.predicts_ratings,
-            "description": (model_class.__doc__ or "").strip().split("\n")[0],
-            "params": fields,
-        })
+        catalogue.append(
+            {
+                "name": name,
+                "predicts_ratings": model_class.predicts_ratings,
+                "description": (model_class.__doc__ or "").strip().split("\n")[0],
+                "params": fields,
+            }
+        )
     return catalogue
 
 

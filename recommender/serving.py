@@ -78,13 +78,17 @@ def _history_frame(rater_ids: np.ndarray) -> pd.DataFrame:
 
 
 def _batch(
-    loaded: LoadedModel, signal: Signal, user_idx: np.ndarray, rater_ids: np.ndarray,
+    loaded: LoadedModel,
+    signal: Signal,
+    user_idx: np.ndarray,
+    rater_ids: np.ndarray,
     history: pd.DataFrame,
 ) -> UserBatch:
     """A UserBatch whose history is each rater's current interactions, mapped to model indices."""
     explicit = loaded.model.predicts_ratings
     frame = history.rename(columns={"rater_id": "user_id"}).assign(
-        user_id=lambda f: f["user_id"].astype(str), item_id=lambda f: f["item_id"].astype(str),
+        user_id=lambda f: f["user_id"].astype(str),
+        item_id=lambda f: f["item_id"].astype(str),
         timestamp=0,
     )
     signalled = signal.apply(frame, explicit=explicit) if len(frame) else frame
@@ -93,18 +97,24 @@ def _batch(
     cols = loaded.items.indices(signalled["item_id"])
     known = cols >= 0
     matrix = sp.csr_matrix(
-        (np.ones(int(known.sum()), dtype=np.float32) if not explicit
-         else signalled["value"].to_numpy(dtype=np.float32)[known],
-         (rows[known], cols[known])),
+        (
+            np.ones(int(known.sum()), dtype=np.float32)
+            if not explicit
+            else signalled["value"].to_numpy(dtype=np.float32)[known],
+            (rows[known], cols[known]),
+        ),
         shape=(len(rater_ids), len(loaded.items)),
     )
     ordered = frame.assign(col=loaded.items.indices(frame["item_id"]))
     ordered = ordered[ordered["col"] >= 0]
-    by_rater = {key: group.to_numpy(dtype=np.int64) for key, group in ordered.groupby("user_id")["col"]}
+    by_rater = {
+        key: group.to_numpy(dtype=np.int64) for key, group in ordered.groupby("user_id")["col"]
+    }
     empty = np.empty(0, dtype=np.int64)
     sequences = [by_rater.get(str(r), empty) for r in rater_ids]
-    return UserBatch(user_idx=np.asarray(user_idx, dtype=np.int64), history=matrix,
-                     sequences=sequences)
+    return UserBatch(
+        user_idx=np.asarray(user_idx, dtype=np.int64), history=matrix, sequences=sequences
+    )
 
 
 def rater_batch_from_training(
@@ -125,11 +135,19 @@ def recommend_for_rater(rater: Rater, n: int = 10) -> RecommendationList:
         return _popular(rated, n, "You have no ratings yet: the most popular items.", run.pk)
     snapshot = _fresh_snapshot(run, rater)
     if snapshot is not None:
-        pairs = [(i, s) for i, s in zip(snapshot.item_ids, snapshot.scores, strict=True)
-                 if i not in rated][:n]
+        pairs = [
+            (i, s)
+            for i, s in zip(snapshot.item_ids, snapshot.scores, strict=True)
+            if i not in rated
+        ][:n]
         if len(pairs) == n:
-            return _result(pairs, "precomputed", f"Precomputed by run {run.pk} ({run.algorithm}).",
-                           run, len(rated))
+            return _result(
+                pairs,
+                "precomputed",
+                f"Precomputed by run {run.pk} ({run.algorithm}).",
+                run,
+                len(rated),
+            )
     return _score_now(run, rater, n, len(rated))
 
 
@@ -144,34 +162,53 @@ def _fresh_snapshot(run: TrainingRun, rater: Rater) -> RecommendationSnapshot | 
 def _score_now(run: TrainingRun, rater: Rater, n: int, n_rated: int) -> RecommendationList:
     loaded = loaded_model(run)
     user_idx = loaded.users.index_of(str(rater.pk))
-    batch = _batch(loaded, Signal.from_dict(run.signal), np.array([user_idx]),
-                   np.array([rater.pk]), _history_frame(np.array([rater.pk])))
+    batch = _batch(
+        loaded,
+        Signal.from_dict(run.signal),
+        np.array([user_idx]),
+        np.array([rater.pk]),
+        _history_frame(np.array([rater.pk])),
+    )
     top_idx, top_scores = loaded.model.recommend(batch, n)
-    pairs = [(int(i), float(s)) for i, s in
-             zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True) if np.isfinite(s)]
-    return _result(pairs, "folded-in",
-                   f"Scored now by run {run.pk} ({run.algorithm}) with your latest ratings.",
-                   run, n_rated)
+    pairs = [
+        (int(i), float(s))
+        for i, s in zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True)
+        if np.isfinite(s)
+    ]
+    return _result(
+        pairs,
+        "folded-in",
+        f"Scored now by run {run.pk} ({run.algorithm}) with your latest ratings.",
+        run,
+        n_rated,
+    )
 
 
-def _result(pairs: list[tuple[int, float]], strategy: str, explanation: str,
-            run: TrainingRun, n_rated: int) -> RecommendationList:
+def _result(
+    pairs: list[tuple[int, float]], strategy: str, explanation: str, run: TrainingRun, n_rated: int
+) -> RecommendationList:
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
     reason = f"Matches your {n_rated} rating{'s' if n_rated != 1 else ''} ({run.algorithm})"
     return RecommendationList(
         [Recommendation(items[pk], score, reason) for pk, score in pairs if pk in items],
-        strategy, explanation, run.pk,
+        strategy,
+        explanation,
+        run.pk,
     )
 
 
 def _popular(rated: set[int], n: int, explanation: str, run_id: int | None) -> RecommendationList:
     counts = (
-        Interaction.objects.exclude(item_id__in=rated).values("item_id")
-        .annotate(n=Count("id")).order_by("-n", "item_id")[:n]
+        Interaction.objects.exclude(item_id__in=rated)
+        .values("item_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "item_id")[:n]
     )
     pairs = [(row["item_id"], float(row["n"])) for row in counts]
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
     return RecommendationList(
         [Recommendation(items[pk], score, f"Popular: {int(score)} raters") for pk, score in pairs],
-        "popularity", explanation, run_id,
+        "popularity",
+        explanation,
+        run_id,
     )

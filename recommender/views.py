@@ -24,7 +24,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
             run = services.training_run_create(**form.cleaned_data, created_by=request.user)
         except services.TrainingConfigError as exc:
             target = exc.field if exc.field in form.fields else "config"
-            form.add_error(target, f"{exc.field}: {exc.message}" if target == "config" else exc.message)
+            form.add_error(
+                target, f"{exc.field}: {exc.message}" if target == "config" else exc.message
+            )
         else:
             messages.success(request, f"Run {run.pk} ({run.algorithm}) queued.")
             return redirect("recommender:run-detail", run_id=run.pk)
@@ -52,10 +54,15 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     figures = {"curves": charts.training_curves(frame)} if not frame.empty else {}
     headline = {k: v for k, v in run.metrics.items() if not k.startswith(("cold_", "warm_"))}
     groups = {
-        prefix: {k[len(prefix):]: v for k, v in run.metrics.items() if k.startswith(prefix)}
+        prefix: {k[len(prefix) :]: v for k, v in run.metrics.items() if k.startswith(prefix)}
         for prefix in ("cold_", "warm_")
     }
-    context = {"run": run, "charts": figure_payload(figures), "headline": headline, "groups": groups}
+    context = {
+        "run": run,
+        "charts": figure_payload(figures),
+        "headline": headline,
+        "groups": groups,
+    }
     return render(request, "recommender/run_detail.html", context)
 
 

@@ -13,7 +13,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Wrap DRF's handler so every error reads ``{"error": {"code", "message", "details"}}``."""
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -22,6 +24,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else code
-    message = detail.get("detail") if isinstance(detail, dict) and "detail" in detail else "Invalid input."
+    message = (
+        detail.get("detail")
+        if isinstance(detail, dict) and "detail" in detail
+        else "Invalid input."
+    )
     response.data = {"error": {"code": code, "message": str(message), "details": detail}}
     return response

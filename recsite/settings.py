@@ -137,10 +137,16 @@ USE_TZ = True
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
 # plotly.js is served from the copy inside the installed plotly package: no CDN, no vendored copy.
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", str(Path(plotly.__file__).parent / "package_data"))]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/plotly", str(Path(plotly.__file__).parent / "package_data")),
+]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# WhiteNoise serves static files under gunicorn too; with finders it works even before
+# `collectstatic` has been run (production should still run it, for compressed copies).
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -165,7 +171,7 @@ RECSITE_MIN_INTERACTIONS_PER_RATER = env_int("RECSITE_MIN_INTERACTIONS_PER_RATER
 # --- ML -------------------------------------------------------------------------------------
 RECSITE_DEVICE = env_str("RECSITE_DEVICE", "cpu")
 RECSITE_TORCH_THREADS = env_int("RECSITE_TORCH_THREADS", 0)  # 0: one per core
-RECSITE_ARTIFACT_DIR = Path(env_str("RECSITE_ARTIFACT_DIR", str(MEDIA_ROOT / "artifacts")))
+RECSITE_HEARTBEAT_SECONDS = env_float("RECSITE_HEARTBEAT_SECONDS", 30.0)
 
 # --- Celery ---------------------------------------------------------------------------------
 _BROKER_DIR = VAR_DIR / "broker"

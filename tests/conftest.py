@@ -84,8 +84,8 @@ def celery_worker(transactional_db) -> Iterator[object]:
 
 
 @pytest.fixture
-def data_file() -> Iterator[object]:
+def data_file() -> object:
     def path(name: str) -> Path:
         return DATA_DIR / name
 
-    yield path
+    return path

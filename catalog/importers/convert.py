@@ -42,11 +42,41 @@ def text(array: pa.Array) -> pa.Array:
     """Strings with surrounding whitespace removed and nulls as ''."""
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
-    return pc.utf8_trim_whitespace(pc.fill_null(array, ""))
+    array = pc.fill_null(array, "")
+    return pc.utf8_trim_whitespace(array) if _may_need_trim(array) else array
+
+
+# First and last bytes that may belong to a whitespace character: ASCII whitespace, the lead
+# bytes of U+0085/U+00A0 and U+1680..U+3000, and any continuation byte (last byte only).
+_SPACE_FIRST = np.zeros(256, dtype=bool)
+_SPACE_FIRST[[9, 10, 11, 12, 13, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_SPACE_LAST = np.zeros(256, dtype=bool)
+_SPACE_LAST[[9, 10, 11, 12, 13, 32]] = True
+_SPACE_LAST[0x80:0xC0] = True
+
+
+def _may_need_trim(strings: pa.Array) -> bool:
+    """A cheap look at first and last bytes, because trimming every value costs more."""
+    if pa.types.is_large_string(strings.type) or strings.null_count:
+        return True
+    _, offsets_buffer, data_buffer = strings.buffers()
+    if data_buffer is None or len(strings) == 0:
+        return False
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    first = data[starts[filled]]
+    last = data[ends[filled] - 1]
+    return bool(_SPACE_FIRST[first].any() or _SPACE_LAST[last].any())
 
 
 def empty_mask(strings: pa.Array) -> np.ndarray:
-    return to_numpy_bool(pc.equal(pc.utf8_length(strings), 0))
+    lengths = pc.binary_length(strings)
+    if len(strings) and pc.min(lengths).as_py() > 0:
+        return np.zeros(len(strings), dtype=bool)
+    return to_numpy_bool(pc.equal(lengths, 0))
 
 
 def id_strings(array: pa.Array) -> pa.Array:

@@ -14,8 +14,7 @@ import pyarrow.compute as pc
 
 from . import convert
 from .checks import Rejections, chunks_or_fail, column_label, prepare
-from .errors import ImportFileError
-from .layout import ML_100K_GENRE_FLAGS, ML_100K_GENRES, synthetic_columns
+from .layout import ML_100K_GENRE_FLAGS, ML_100K_GENRES, missing_columns_error, synthetic_columns
 from .options import DEFAULT_OPTIONS, FileLayout, ItemChunk, RaterChunk, ReadOptions
 from .source import RawChunk
 
@@ -81,7 +80,7 @@ def read_raters(
 def _plan(layout: FileLayout) -> _Plan:
     mapping = layout.column_map
     if not isinstance(mapping, dict) or "external_id" not in mapping:
-        raise ImportFileError("the layout has no id column")
+        raise missing_columns_error(layout.kind, layout.columns)
     fields = {key: column for key, column in mapping.items() if key in _ITEM_FIELDS}
     attributes = {key: column for key, column in mapping.items() if key not in _ITEM_FIELDS}
     flags: tuple[tuple[str, str], ...] = ()
@@ -215,7 +214,7 @@ def _add_years(attributes: list[dict], titles: list[str]) -> None:
             continue
         if isinstance(year, str):
             row["year"] = int(year)
-        elif "release_date" in row:
+        elif str(row.get("release_date", ""))[:4].isdigit():
             row["year"] = int(row["release_date"][:4])
 
 

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from . import convert
 from .checks import Rejections, chunks_or_fail, column_label, prepare
 from .errors import ImportFileError
+from .layout import missing_columns_error
 from .options import (
     DEFAULT_OPTIONS,
     EVENT_TYPES,
@@ -59,7 +60,7 @@ def read_interactions(
 def _plan(layout: FileLayout, options: ReadOptions) -> _Plan:
     columns = layout.column_map
     if not isinstance(columns, ColumnMap):
-        raise ImportFileError("the layout has no rater and item columns")
+        raise missing_columns_error("interactions", layout.columns)
     if columns.value is None and columns.event_type is None:
         if options.default_event_type == "rating":
             raise ImportFileError(

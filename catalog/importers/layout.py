@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,7 +194,7 @@ def _movielens_layout(name: str, sample: Sample, options: ReadOptions) -> FileLa
         records = split_records(sample.text, delimiter, quoting=entry.header is not None)
         if _matches(entry, records):
             _require_data(records, has_header=entry.header is not None, complete=sample.complete)
-            return _movielens_file_layout(entry, delimiter, sample)
+            return _movielens_file_layout(entry, delimiter, sample, name)
     if options.format.startswith("movielens"):
         raise ImportFileError(
             f"this does not look like a {_ML_LABELS[options.format]} file; "
@@ -210,7 +211,9 @@ def _matches(entry: _MovieLensFile, records: list[list[str]]) -> bool:
     return records[0][0].strip().isdigit()
 
 
-def _movielens_file_layout(entry: _MovieLensFile, delimiter: str, sample: Sample) -> FileLayout:
+def _movielens_file_layout(
+    entry: _MovieLensFile, delimiter: str, sample: Sample, name: str
+) -> FileLayout:
     encoding = sample.encoding
     if entry.latin1 and encoding == "utf-8" and sample.text.isascii():
         encoding = "latin-1"  # the sample happened to be ASCII; the rest of the file is Latin-1
@@ -220,7 +223,8 @@ def _movielens_file_layout(entry: _MovieLensFile, delimiter: str, sample: Sample
     parts.append("with a header" if has_header else "no header")
     if encoding != "utf-8":
         parts.append(_encoding_word(encoding))
-    label = f"{_ML_LABELS[entry.format]} {_KIND_WORDS[entry.kind]} ({entry.filename})"
+    shown = name if name.lower() == entry.filename or _ML_100K_SPLIT.match(name.lower()) else ""
+    label = f"{_ML_LABELS[entry.format]} {_KIND_WORDS[entry.kind]} ({shown or entry.filename})"
     return FileLayout(
         kind=entry.kind,
         format=entry.format,
@@ -246,9 +250,11 @@ def _text_layout(sample: Sample, options: ReadOptions) -> FileLayout:
     if has_header:
         columns = _unique_names(records[0])
     else:
-        columns = synthetic_columns(max(len(record) for record in records))
+        widths = Counter(len(record) for record in records)
+        columns = synthetic_columns(widths.most_common(1)[0][0])
     kind, column_map = map_columns(columns, has_header=has_header, options=options)
     fmt = "tsv" if delimiter == "\t" else "csv"
+    mapping = describe_map(column_map, kind, columns)
     parts = [
         _DELIMITER_WORDS.get(delimiter, f"{delimiter!r}-separated"),
         "with a header" if has_header else "no header (columns taken by position)",
@@ -262,7 +268,7 @@ def _text_layout(sample: Sample, options: ReadOptions) -> FileLayout:
         encoding=sample.encoding,
         columns=columns,
         column_map=column_map,
-        description=f"{kind.capitalize()}: {', '.join(parts)}; {describe_map(column_map)}",
+        description=f"{kind.capitalize()}: {', '.join(parts)}; {mapping}",
     )
 
 
@@ -320,7 +326,8 @@ def _parquet_layout(path: Path, options: ReadOptions) -> FileLayout:
         columns=columns,
         column_map=column_map,
         description=(
-            f"{kind.capitalize()}: Parquet, {metadata.num_rows} rows; {describe_map(column_map)}"
+            f"{kind.capitalize()}: Parquet, {metadata.num_rows} rows; "
+            f"{describe_map(column_map, kind, columns)}"
         ),
     )
 
@@ -330,10 +337,12 @@ def _parquet_layout(path: Path, options: ReadOptions) -> FileLayout:
 
 def map_columns(
     columns: list[str], *, has_header: bool, options: ReadOptions
-) -> tuple[str, ColumnMap | dict[str, str]]:
+) -> tuple[str, ColumnMap | dict[str, str] | None]:
     """Decide the kind of file and which column plays which role.
 
     Without a header, interactions are taken by position: rater, item, value, timestamp.
+    The map is None when the rater and item (or id) columns cannot be found: the upload page
+    then asks the operator, and reading the file raises missing_columns_error.
     """
     explicit = options.column_map
     if isinstance(explicit, ColumnMap):
@@ -349,7 +358,7 @@ def map_columns(
     if kind == "interactions":
         return kind, _interaction_roles(columns, has_header)
     names = ITEM_FIELD_NAMES if kind == "items" else RATER_FIELD_NAMES
-    return kind, _entity_fields(columns, names, kind, has_header)
+    return kind, _entity_fields(columns, names, has_header)
 
 
 def _find(
@@ -379,16 +388,16 @@ def _guess_kind(columns: list[str]) -> str:
     return "interactions"  # and let _interaction_roles say which columns are missing
 
 
-def _interaction_roles(columns: list[str], has_header: bool) -> ColumnMap:
+def _interaction_roles(columns: list[str], has_header: bool) -> ColumnMap | None:
     if not has_header:
         if len(columns) < 2:
-            raise _missing_roles(columns)
+            return None
         extra = columns[2:4] + [None, None]
         return ColumnMap(columns[0], columns[1], extra[0], extra[1])
     rater = _find(columns, RATER_NAMES)
     item = _find(columns, ITEM_NAMES, {rater} if rater else set())
     if rater is None or item is None:
-        raise _missing_roles(columns)
+        return None
     taken = {rater, item}
     value = _find(columns, VALUE_NAMES, taken)
     timestamp = _find(columns, TIMESTAMP_NAMES, taken | {value})
@@ -396,19 +405,24 @@ def _interaction_roles(columns: list[str], has_header: bool) -> ColumnMap:
     return ColumnMap(rater, item, value, timestamp, event)
 
 
-def _missing_roles(columns: list[str]) -> ImportFileError:
+def missing_columns_error(kind: str, columns: list[str]) -> ImportFileError:
+    """What to say when the layout has no column map (see map_columns)."""
+    found = ", ".join(columns)
+    if kind == "interactions":
+        what, verb = "the rater and item columns", "them"
+    else:
+        what, verb = f"the {'item' if kind == 'items' else 'rater'} id column", "it"
     return ImportFileError(
-        f"could not find the rater and item columns; found columns: {', '.join(columns)} "
-        "— map them on the upload page"
+        f"could not find {what}; found columns: {found} — map {verb} on the upload page"
     )
 
 
 def _entity_fields(
-    columns: list[str], names: dict[str, tuple[str, ...]], kind: str, has_header: bool
-) -> dict[str, str]:
+    columns: list[str], names: dict[str, tuple[str, ...]], has_header: bool
+) -> dict[str, str] | None:
     if not has_header:
         fields = {"external_id": columns[0]}
-        if kind == "items" and len(columns) > 1:
+        if names is ITEM_FIELD_NAMES and len(columns) > 1:
             fields["title"] = columns[1]
         return fields | {column: column for column in columns[len(fields) :]}
     fields: dict[str, str] = {}
@@ -417,11 +431,7 @@ def _entity_fields(
         if column is not None:
             fields[field] = column
     if "external_id" not in fields:
-        noun = "item" if kind == "items" else "rater"
-        raise ImportFileError(
-            f"could not find the {noun} id column; found columns: {', '.join(columns)} "
-            "— map it on the upload page"
-        )
+        return None
     mapped = set(fields.values())
     return fields | {column: column for column in columns if column not in mapped}
 
@@ -486,7 +496,11 @@ def _resolve_field_map(field_map: Mapping[str, str], columns: list[str]) -> dict
     return {field: resolve_column(column, columns) for field, column in field_map.items()}
 
 
-def describe_map(column_map: ColumnMap | dict[str, str]) -> str:
+def describe_map(
+    column_map: ColumnMap | dict[str, str] | None, kind: str, columns: list[str]
+) -> str:
+    if column_map is None:
+        return missing_columns_error(kind, columns).message
     if isinstance(column_map, ColumnMap):
         pairs = [
             (role, getattr(column_map, role))

@@ -235,19 +235,15 @@ class _TextReader:
         total = np.zeros(batch.num_rows, dtype=np.int64)
         if self.quoted:  # unquoted formats cannot hold a line break inside a field
             for column in batch.columns:
-                counts = pc.count_substring(column, "\n")
-                if pc.max(counts).as_py():
-                    total += counts.to_numpy()
+                if _may_hold_line_break(column):
+                    total += pc.count_substring(column, "\n").to_numpy()
         return total
 
     def _chunk(
         self, arrays: dict[str, pa.Array], lines: np.ndarray, bad: list, has_breaks: bool
     ) -> RawChunk:
         decoded = {name: self._decode(name, array, lines) for name, array in arrays.items()}
-        errors = [
-            row_error(line, None, row.text, f"expected {row.expected} fields, found {row.actual}")
-            for line, row in bad
-        ]
+        errors = [row_error(line, None, row.text, _field_count_message(row)) for line, row in bad]
         if not arrays:
             decoded = {name: pa.array([], pa.string()) for name in self.columns}
         return RawChunk(decoded, lines, errors, len(lines) + len(errors), has_breaks)
@@ -270,6 +266,17 @@ class _TextReader:
             "%s: column %s has bytes that are not UTF-8; decoded as Latin-1", self.path, name
         )
         return pa.array([value.decode("utf-8", LATIN1_FALLBACK) for value in values], pa.string())
+
+
+def _field_count_message(row: _BadRow) -> str:
+    message = f"expected {row.expected} fields, found {row.actual}"
+    return message + ' (is a quote (") left open?)' if "\n" in row.text else message
+
+
+def _may_hold_line_break(column: pa.Array) -> bool:
+    """memchr over the values buffer: far cheaper than counting per value."""
+    data = column.buffers()[2]
+    return data is not None and data.to_pybytes().find(b"\n") >= 0
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -310,12 +317,20 @@ class _Utf8Stream(io.RawIOBase):
         return True
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not len(self._buffer) and not self._eof:
-            self._fill()
-        count = min(len(target), len(self._buffer))
-        target[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
-        return count
+        # Fill the whole target: pyarrow parses each read as a block, and a short block that
+        # ends inside a record fails with "straddling object".
+        written = 0
+        while written < len(target):
+            if not len(self._buffer):
+                if self._eof:
+                    break
+                self._fill()
+                continue
+            count = min(len(target) - written, len(self._buffer))
+            target[written : written + count] = self._buffer[:count]
+            self._buffer = self._buffer[count:]
+            written += count
+        return written
 
     def close(self) -> None:
         self._file.close()

@@ -114,7 +114,21 @@ class ValidationData:
 
 
 class Recommender(ABC):
-    """Fit on :class:`Interactions`, then score users over all items."""
+    """Fit on :class:`Interactions`, then score users over all items.
+
+    Two optional class attributes serve the contract suite
+    (``tests/recommender/algorithms/test_contract.py``), which runs every registered model on a
+    tiny synthetic data set with a known answer:
+
+    - ``contract_config: dict[str, Any]``: hyper-parameters that fit the model on that data in
+      well under two seconds and still find the answer (e.g. few factors, few epochs);
+    - ``contract_invalid_config: dict[str, Any]``: one bad value the config must reject with a
+      ``ConfigError`` naming that field, e.g. ``{"epochs": 0}``. Without it, the suite expects
+      at least one numeric field to reject -1.
+
+    A config with an ``epochs`` field marks an iterative model: it must call ``on_epoch`` once
+    per epoch, numbering epochs from 1.
+    """
 
     name: ClassVar[str]
     config_class: ClassVar[type[AlgorithmConfig]]

@@ -30,15 +30,20 @@ RANKING_METRICS = ("precision", "recall", "f1", "ndcg", "map", "map_at_k", "hit_
 # --- relevance of the recommended lists ----------------------------------------------------------
 
 
+def _flatten(targets: Targets) -> tuple[np.ndarray, np.ndarray]:
+    """Row number and item of every target, as two int64 arrays."""
+    lengths = np.fromiter((len(t) for t in targets), dtype=np.int64, count=len(targets))
+    flat = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets] + [np.empty(0, int)])
+    return np.repeat(np.arange(len(targets), dtype=np.int64), lengths), flat
+
+
 def hit_matrix(top_k: np.ndarray, targets: Targets) -> np.ndarray:
     """bool, shape (b, k): whether each recommended item is one of the user's targets."""
     top_k = np.asarray(top_k, dtype=np.int64)
     b = top_k.shape[0]
     if len(targets) != b:
         raise ValueError(f"{len(targets)} target arrays for {b} recommendation lists")
-    lengths = np.fromiter((len(t) for t in targets), dtype=np.int64, count=b)
-    flat = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets] + [np.empty(0, int)])
-    rows = np.repeat(np.arange(b, dtype=np.int64), lengths)
+    rows, flat = _flatten(targets)
     rows, flat = rows[flat >= 0], flat[flat >= 0]
     # Encode (user row, item) pairs as one int64 so a single vectorised isin finds every hit.
     width = int(max(top_k.max(initial=-1), flat.max(initial=-1))) + 1
@@ -50,7 +55,13 @@ def hit_matrix(top_k: np.ndarray, targets: Targets) -> np.ndarray:
 
 def target_counts(targets: Targets) -> np.ndarray:
     """int64, shape (b,): ``|T_u|``, the number of distinct targets of each user."""
-    return np.fromiter((len(np.unique(t)) for t in targets), dtype=np.int64, count=len(targets))
+    rows, flat = _flatten(targets)
+    if not len(rows):
+        return np.zeros(len(targets), dtype=np.int64)
+    order = np.lexsort((flat, rows))
+    rows, flat = rows[order], flat[order]
+    first = np.r_[True, (rows[1:] != rows[:-1]) | (flat[1:] != flat[:-1])]
+    return np.bincount(rows[first], minlength=len(targets)).astype(np.int64)
 
 
 def _cut(top_k: np.ndarray, k: int | None) -> np.ndarray:

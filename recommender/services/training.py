@@ -35,7 +35,6 @@ from recommender.training import TrainingCancelled
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
-HEARTBEAT_SECONDS = 30.0
 
 
 class TrainingConfigError(Exception):
@@ -171,9 +170,10 @@ def _train_evaluate_save(run: TrainingRun) -> None:
 
 
 @contextmanager
-def _heartbeat(run_id: int, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+def _heartbeat(run_id: int) -> Iterator[None]:
     """Beat from a thread while training runs, so a long epoch never looks like a dead worker."""
     stop = threading.Event()
+    every = settings.RECSITE_HEARTBEAT_SECONDS
 
     def beat() -> None:
         try:

@@ -12,8 +12,9 @@ CSV = "who,what,stars,when\n007,i1,4,1700000000\n008,i1,5,1700000001\n008,i2,2,1
 BAD = "user_id,item_id,rating\nu1,i1,4\nu2,i2,eleven\n"
 
 
-def test_operator_uploads_maps_and_imports_a_file(page, live_server, log_in, operator, tmp_path,
-                                                  screenshot, settings):
+def test_operator_uploads_maps_and_imports_a_file(
+    page, live_server, log_in, operator, tmp_path, screenshot, settings
+):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     path = tmp_path / "mine.csv"
     path.write_text(CSV)
@@ -40,8 +41,9 @@ def test_operator_uploads_maps_and_imports_a_file(page, live_server, log_in, ope
     assert Interaction.objects.count() == 3
 
 
-def test_operator_sees_every_error_of_a_refused_file(page, live_server, log_in, operator, tmp_path,
-                                                     screenshot):
+def test_operator_sees_every_error_of_a_refused_file(
+    page, live_server, log_in, operator, tmp_path, screenshot
+):
     path = tmp_path / "bad.csv"
     path.write_text(BAD)
     log_in("olivia", "operator-pw-123")
@@ -62,9 +64,15 @@ def test_operator_sees_every_error_of_a_refused_file(page, live_server, log_in, 
 def test_dataset_overview_draws_its_charts(page, live_server, log_in, operator, screenshot):
     from tests.catalog.helpers import run_import
 
-    run_import("r.csv", "user_id,item_id,rating,timestamp\n" + "".join(
-        f"u{u},i{i},{(u + i) % 5 + 1},{1700000000 + 86400 * i}\n" for u in range(8) for i in range(u + 2)
-    ))
+    run_import(
+        "r.csv",
+        "user_id,item_id,rating,timestamp\n"
+        + "".join(
+            f"u{u},i{i},{(u + i) % 5 + 1},{1700000000 + 86400 * i}\n"
+            for u in range(8)
+            for i in range(u + 2)
+        ),
+    )
     log_in("olivia", "operator-pw-123")
 
     page.goto(f"{live_server.url}/operator/data/")

@@ -54,8 +54,11 @@ def test_upload_with_a_column_map(operator_api, django_capture_on_commit_callbac
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_api.post(
             reverse("api-import-list"),
-            {"file": upload("r.csv", "a,b,c\nx,y,3\n"), "kind": "interactions",
-             "column_map": '{"rater": "a", "item": "b", "value": "c"}'},
+            {
+                "file": upload("r.csv", "a,b,c\nx,y,3\n"),
+                "kind": "interactions",
+                "column_map": '{"rater": "a", "item": "b", "value": "c"}',
+            },
             format="multipart",
         )
 

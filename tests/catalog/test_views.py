@@ -45,7 +45,9 @@ def test_end_users_cannot_post_an_upload(end_user_client):
     assert DataImport.objects.count() == 0
 
 
-def test_upload_review_and_start_imports_the_file(operator_client, django_capture_on_commit_callbacks):
+def test_upload_review_and_start_imports_the_file(
+    operator_client, django_capture_on_commit_callbacks
+):
     response = operator_client.post(
         reverse("catalog:data-import-upload"),
         {"file": upload("r.csv", CSV), "kind": "auto", "format": "auto"},
@@ -62,8 +64,15 @@ def test_upload_review_and_start_imports_the_file(operator_client, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         started = operator_client.post(
             response.url,
-            {"kind": "auto", "format": "auto", "map_rater": "user_id", "map_item": "item_id",
-             "map_value": "rating", "map_timestamp": "timestamp", "start": "1"},
+            {
+                "kind": "auto",
+                "format": "auto",
+                "map_rater": "user_id",
+                "map_item": "item_id",
+                "map_value": "rating",
+                "map_timestamp": "timestamp",
+                "start": "1",
+            },
         )
 
     assert started.url == reverse("catalog:data-import-detail", args=[data_import.pk])
@@ -76,14 +85,22 @@ def test_upload_review_and_start_imports_the_file(operator_client, django_captur
 
 def test_review_maps_columns_of_an_unrecognised_header(operator_client):
     content = "who,what,stars\na,x,4\nb,y,2\n"
-    operator_client.post(reverse("catalog:data-import-upload"), {"file": upload("r.csv", content),
-                         "kind": "interactions", "format": "auto"})
+    operator_client.post(
+        reverse("catalog:data-import-upload"),
+        {"file": upload("r.csv", content), "kind": "interactions", "format": "auto"},
+    )
     data_import = DataImport.objects.get()
 
     operator_client.post(
         reverse("catalog:data-import-review", args=[data_import.pk]),
-        {"kind": "interactions", "format": "auto", "map_rater": "who", "map_item": "what",
-         "map_value": "stars", "update": "1"},
+        {
+            "kind": "interactions",
+            "format": "auto",
+            "map_rater": "who",
+            "map_item": "what",
+            "map_value": "stars",
+            "update": "1",
+        },
     )
     page = operator_client.get(reverse("catalog:data-import-review", args=[data_import.pk]))
 

@@ -24,7 +24,10 @@ def two_taste_catalog(db):
             for n in range(8):
                 if n == r % 8:
                     continue
-                rows.append(Interaction(rater=rater, item=items[group * 8 + n], value=4 + (n % 2),
-                                        occurred_at=now))
+                rows.append(
+                    Interaction(
+                        rater=rater, item=items[group * 8 + n], value=4 + (n % 2), occurred_at=now
+                    )
+                )
     Interaction.objects.bulk_create(rows)
     return items

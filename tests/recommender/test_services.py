@@ -26,9 +26,9 @@ def launch(algorithm: str = "itemknn", **kwargs) -> TrainingRun:
 
 def test_a_bad_hyper_parameter_is_refused_before_queueing():
     with pytest.raises(services.TrainingConfigError) as error:
-        services.training_run_create(algorithm="itemknn", config={"neighbors": "many"})
+        services.training_run_create(algorithm="itemknn", config={"neighbours": "many"})
 
-    assert error.value.field == "neighbors" or "neighbors" in error.value.message
+    assert error.value.field == "neighbours"
     assert TrainingRun.objects.count() == 0
 
 
@@ -113,7 +113,8 @@ def test_a_cancel_request_stops_a_running_run_after_its_epoch(two_taste_catalog,
 
 def test_runs_whose_worker_died_are_marked_failed():
     stale = TrainingRun.objects.create(
-        algorithm="popularity", status=TrainingRun.Status.RUNNING,
+        algorithm="popularity",
+        status=TrainingRun.Status.RUNNING,
         heartbeat_at=timezone.now() - timedelta(minutes=30),
     )
     alive = TrainingRun.objects.create(
@@ -140,7 +141,11 @@ def test_activation_keeps_one_active_run_and_rollback_restores_the_older(
         services.training_run_activate(run=first, activated_by=operator)  # rollback
 
     assert list(TrainingRun.objects.filter(is_active=True)) == [first]
-    assert [a.run_id for a in ModelActivation.objects.order_by("id")] == [first.pk, second.pk, first.pk]
+    assert [a.run_id for a in ModelActivation.objects.order_by("id")] == [
+        first.pk,
+        second.pk,
+        first.pk,
+    ]
     assert RecommendationSnapshot.objects.filter(run=first).count() == Rater.objects.count()
 
 
@@ -165,8 +170,12 @@ def test_serving_uses_the_precomputed_list_then_folds_in_a_new_rating(
     assert before.items[0].item.external_id == "i3"  # the one group-0 item they have not rated
     assert all(r.item.external_id != "i0" for r in before.items)
 
-    interaction_record(rater=rater, item=Item.objects.get(external_id="i3"), value=5,
-                       occurred_at=timezone.now() + timedelta(seconds=1))
+    interaction_record(
+        rater=rater,
+        item=Item.objects.get(external_id="i3"),
+        value=5,
+        occurred_at=timezone.now() + timedelta(seconds=1),
+    )
     after = recommend_for_rater(rater, n=3)
 
     assert after.strategy == "folded-in"

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--username", default=os.environ.get("RECSITE_OPERATOR_USERNAME", "operator"))
+        parser.add_argument(
+            "--username", default=os.environ.get("RECSITE_OPERATOR_USERNAME", "operator")
+        )
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         User = get_user_model()
@@ -31,8 +33,10 @@ class Command(BaseCommand):
         password = os.environ.get("RECSITE_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_user(username=username, password=password, is_staff=True)
         user.groups.add(Group.objects.get(name=OPERATORS_GROUP))
-        self.stdout.write(self.style.SUCCESS(
-            f"Created operator account '{username}' with password: {password}\n"
-            "(set RECSITE_OPERATOR_PASSWORD before the first run to choose it; "
-            "change it later with: python manage.py changepassword " + username + ")"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created operator account '{username}' with password: {password}\n"
+                "(set RECSITE_OPERATOR_PASSWORD before the first run to choose it; "
+                "change it later with: python manage.py changepassword " + username + ")"
+            )
+        )

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--header", dest="has_header", action="store_true", default=None)
         parser.add_argument("--no-header", dest="has_header", action="store_false")
         parser.add_argument(
-            "--map", default="", help="column mapping, e.g. rater=uid,item=sku,value=stars,timestamp=ts"
+            "--map",
+            default="",
+            help="column mapping, e.g. rater=uid,item=sku,value=stars,timestamp=ts",
         )
         parser.add_argument("--skip-invalid", action="store_true")
         parser.add_argument("--dry-run", action="store_true")
@@ -72,14 +74,20 @@ class Command(BaseCommand):
 
     def _report(self, data_import: DataImport) -> None:
         style = self.style.SUCCESS if data_import.status == "succeeded" else self.style.ERROR
-        self.stdout.write(style(
-            f"{data_import.original_name}: {data_import.status} — {data_import.message} "
-            f"(read {data_import.rows_read:,}, imported {data_import.rows_imported:,}, rejected "
-            f"{data_import.rows_rejected:,}, duplicates {data_import.duplicates_collapsed:,}, "
-            f"new raters {data_import.raters_created:,}, new items {data_import.items_created:,})"
-        ))
+        self.stdout.write(
+            style(
+                f"{data_import.original_name}: {data_import.status} — {data_import.message} "
+                f"(read {data_import.rows_read:,}, imported {data_import.rows_imported:,}, "
+                f"rejected {data_import.rows_rejected:,}, "
+                f"duplicates {data_import.duplicates_collapsed:,}, "
+                f"new raters {data_import.raters_created:,}, "
+                f"new items {data_import.items_created:,})"
+            )
+        )
         for error in data_import.errors[:20]:
-            where = f"line {error['line']}" + (f", column {error['column']}" if error["column"] else "")
+            where = f"line {error['line']}" + (
+                f", column {error['column']}" if error["column"] else ""
+            )
             self.stdout.write(f"  {where}: {error['message']}")
         if data_import.error_count > 20:
             self.stdout.write(f"  … {data_import.error_count - 20:,} more (see the import page)")

@@ -1,0 +1,347 @@
+"""Ingest benchmark: the real import path against PostgreSQL's bare ``COPY`` of the same file.
+
+For each size, a MovieLens-shaped ratings file (``user_id,item_id,rating,timestamp``) is generated
+with ``catalog/synthetic.py`` and cached in the work directory. For each backend, the file is then
+imported into a FRESH database by ``manage.py import_ratings`` in a subprocess: the same service
+(``data_import_create`` + ``data_import_run``) that the upload page, the API and the CLI use, with
+all validation on. Beside it, in the same run, PostgreSQL ``COPY``s the same file into a bare table
+``(user_id text, item_id text, rating real, timestamp bigint)``, streamed from this process.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/ingest.py                                  # 1M and 10M, both backends
+    .venv/bin/python bench/ingest.py --sizes 1M --backends postgres
+    .venv/bin/python bench/ingest.py --sizes 1000000,10000000 --backends sqlite,postgres \\
+        --pg-url postgres://postgres@127.0.0.1:5432/recsite_bench --workdir /tmp/recsite-bench
+
+Options: ``--seed`` (generator seed, default 42), ``--timeout`` (seconds per import, default 3600;
+a slower import is stopped and reported as ``timeout``), ``--keep`` (leave the databases and
+the stored upload copies behind for inspection).
+
+What is measured, per (size, backend):
+
+- ``import s``: wall time of the ``import_ratings`` process, end to end: Python and Django start,
+  the upload copied into MEDIA_ROOT, layout detection, chunked parsing and validation, staging,
+  the merge transaction. ``job s`` is the part the import row records (started → finished).
+- ``rows/s``: data rows of the file / ``import s``.
+- ``COPY s`` and ``COPY rows/s``: the bare ``COPY`` (PostgreSQL) of the same file; ``ratio`` is
+  import rows/s / COPY rows/s (the target is >= 0.5).
+- ``peak MB``: the RSS high-water mark of the importing process (``wait4`` rusage of the child;
+  the target is < 1024 MB at 10M rows).
+
+The SQLite database and each backend's ``RECSITE_VAR_DIR`` (media, broker) live in the work
+directory; the PostgreSQL database named in ``--pg-url`` is dropped and created again for each
+import (and ``<name>_copy`` for the COPY baseline), so never point it at a database you need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from catalog import synthetic  # noqa: E402
+
+COPY_BLOCK = 1 << 20
+RATIO_TARGET = 0.5
+PEAK_MB_TARGET = 1024
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    status: str
+    seconds: float
+    job_seconds: float | None
+    peak_mb: float
+    rows_imported: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Row:
+    size: int
+    backend: str
+    result: ImportResult
+    copy_seconds: float | None
+
+
+# --- Data -----------------------------------------------------------------------------------
+
+
+def ratings_file(size: int, seed: int, workdir: Path) -> Path:
+    """The cached ratings file for ``size`` rows, generated on first use."""
+    path = workdir / f"ratings_{size}_seed{seed}.csv"
+    if not path.exists():
+        started = time.perf_counter()
+        synthetic.write_ratings_csv(path, size, seed=seed)
+        elapsed = time.perf_counter() - started
+        print(f"generated {path} ({size:,} rows) in {elapsed:.1f}s ({size / elapsed:,.0f} rows/s)")
+    return path
+
+
+# --- Databases ------------------------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "recsite_bench"
+
+
+def recreate_postgres(url: str) -> str:
+    """Drop and create the database named in ``url``; return ``url``."""
+    _maintenance(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}")
+    return url
+
+
+def drop_postgres(url: str) -> None:
+    _maintenance(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+def _maintenance(url: str, *statements: str) -> None:
+    name = sql.Identifier(database_name(url))
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(sql.SQL(statement).format(name))  # type: ignore[arg-type]
+
+
+def fresh_sqlite(path: Path) -> str:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+# --- The import, in a subprocess ------------------------------------------------------------
+
+
+def child_env(database_url: str, var_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        RECSITE_VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="recsite.settings",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("MEDIA_ROOT", None)
+    return env
+
+
+def manage(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def wait_with_rusage(
+    process: subprocess.Popen[bytes], timeout: float
+) -> tuple[int | None, float, float]:
+    """(exit code or None on timeout, seconds, peak RSS in MB) of one child process."""
+    started = time.perf_counter()
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
+        if time.perf_counter() - started > timeout:
+            os.killpg(process.pid, signal.SIGKILL)
+            _, _, usage = os.wait4(process.pid, 0)
+            process.returncode = -signal.SIGKILL
+            return None, time.perf_counter() - started, usage.ru_maxrss / 1024
+        time.sleep(0.05)
+
+
+def run_import(path: Path, database_url: str, var_dir: Path, timeout: float) -> ImportResult:
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
+    env = child_env(database_url, var_dir)
+    log = var_dir / "manage.log"
+    migrate = manage(["migrate", "--noinput", "-v", "0"], env, log)
+    if migrate.wait() != 0:
+        raise SystemExit(f"migrate failed for {database_url}; see {log}")
+    code, seconds, peak_mb = wait_with_rusage(
+        manage(["import_ratings", str(path)], env, log), timeout
+    )
+    if code is None:
+        return ImportResult("timeout", seconds, None, peak_mb, 0, f"stopped after {timeout:.0f}s")
+    status, job_seconds, imported, message = read_import_row(database_url)
+    if code != 0 and status == "?":
+        message = log.read_text(errors="replace").strip().splitlines()[-1:] or ["crashed"]
+        return ImportResult("crashed", seconds, None, peak_mb, 0, message[0])
+    return ImportResult(status, seconds, job_seconds, peak_mb, imported, message)
+
+
+IMPORT_ROW_SQL = (
+    "SELECT status, started_at, finished_at, rows_imported, message FROM catalog_dataimport "
+    "ORDER BY id DESC LIMIT 1"
+)
+
+
+def read_import_row(database_url: str) -> tuple[str, float | None, int, str]:
+    """(status, job seconds, rows imported, message) of the newest import row."""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            row = conn.execute(IMPORT_ROW_SQL).fetchone()
+        if row and row[1] and row[2]:  # SQLite keeps datetimes as ISO text
+            row = (row[0], datetime.fromisoformat(row[1]), datetime.fromisoformat(row[2]), *row[3:])
+    else:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(IMPORT_ROW_SQL).fetchone()
+    if not row:
+        return "?", None, 0, "no import row"
+    status, started, finished, imported, message = row
+    seconds = (finished - started).total_seconds() if started and finished else None
+    return status, seconds, int(imported or 0), message or ""
+
+
+# --- The baseline: bare COPY ----------------------------------------------------------------
+
+
+def run_copy(path: Path, pg_url: str) -> float:
+    """Seconds PostgreSQL takes to COPY the file into a bare table (fresh database)."""
+    url = recreate_postgres(with_database(pg_url, database_name(pg_url) + "_copy"))
+    try:
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "CREATE TABLE ratings_copy (user_id text, item_id text, rating real, "
+                "timestamp bigint)"
+            )
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cursor, path.open("rb") as handle:
+                with cursor.copy("COPY ratings_copy FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                    while block := handle.read(COPY_BLOCK):
+                        copy.write(block)
+            conn.commit()
+            return time.perf_counter() - started
+    finally:
+        drop_postgres(url)
+
+
+# --- Orchestration and report ---------------------------------------------------------------
+
+
+def bench_one(size: int, backend: str, path: Path, args: argparse.Namespace) -> ImportResult:
+    var_dir = args.workdir / f"var-{backend}-{size}"
+    if backend == "sqlite":
+        url = fresh_sqlite(args.workdir / f"import-{size}.sqlite3")
+    else:
+        url = recreate_postgres(args.pg_url)
+    print(f"importing {size:,} rows into {backend} ...", flush=True)
+    result = run_import(path, url, var_dir, args.timeout)
+    print(f"  {result.status} in {result.seconds:.1f}s, peak {result.peak_mb:,.0f} MB: "
+          f"{result.message}", flush=True)  # fmt: skip
+    if not args.keep:
+        shutil.rmtree(var_dir, ignore_errors=True)
+        if backend == "postgres":
+            drop_postgres(url)
+        else:
+            fresh_sqlite(args.workdir / f"import-{size}.sqlite3")
+    return result
+
+
+def report(rows: list[Row]) -> str:
+    header = ("rows", "backend", "status", "import s", "job s", "rows/s", "COPY s", "COPY rows/s",
+              "ratio", "peak MB", "targets")  # fmt: skip
+    lines = [header, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
+            for line in lines]  # fmt: skip
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(text)
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    result = row.result
+    rate = row.size / result.seconds if result.status == "succeeded" else None
+    copy_rate = row.size / row.copy_seconds if row.copy_seconds else None
+    ratio = rate / copy_rate if rate and copy_rate else None
+    return (
+        f"{row.size:,}",
+        row.backend,
+        result.status,
+        f"{result.seconds:.1f}",
+        f"{result.job_seconds:.1f}" if result.job_seconds is not None else "-",
+        f"{rate:,.0f}" if rate else "-",
+        f"{row.copy_seconds:.1f}" if row.copy_seconds else "-",
+        f"{copy_rate:,.0f}" if copy_rate else "-",
+        f"{ratio:.2f}" if ratio else "-",
+        f"{result.peak_mb:,.0f}",
+        _verdict(row.size, ratio, result),
+    )
+
+
+def _verdict(size: int, ratio: float | None, result: ImportResult) -> str:
+    if result.status != "succeeded":
+        return "FAIL"
+    checks = [ratio is not None and ratio >= RATIO_TARGET]
+    if size >= 10_000_000:
+        checks.append(result.peak_mb < PEAK_MB_TARGET)
+    return "ok" if all(checks) else "FAIL"
+
+
+def parse_sizes(text: str) -> list[int]:
+    multipliers = {"k": 1_000, "m": 1_000_000}
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        factor = multipliers.get(part[-1:], 1)
+        sizes.append(int(float(part.rstrip("km")) * factor))
+    return sizes
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1000000,10000000"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/recsite_bench")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/recsite-bench"))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per import")
+    parser.add_argument("--keep", action="store_true", help="keep databases and media copies")
+    args = parser.parse_args(argv)
+    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    unknown = set(args.backends) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for size in args.sizes:
+        path = ratings_file(size, args.seed, args.workdir)
+        copy_seconds = run_copy(path, args.pg_url)
+        print(f"COPY of {size:,} rows: {copy_seconds:.1f}s", flush=True)
+        for backend in args.backends:
+            rows.append(Row(size, backend, bench_one(size, backend, path, args), copy_seconds))
+    print()
+    print(report(rows))
+    print(f"\ntargets: ratio >= {RATIO_TARGET} (import rows/s over COPY rows/s, same file), "
+          f"peak RSS < {PEAK_MB_TARGET} MB at 10M rows")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
