@@ -10,15 +10,15 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
 from catalog.forms import FORMAT_CHOICES
-from catalog.models import DataImport, Item
-from catalog.permissions import IsOperator
+from catalog.models import DataImport, Interaction, Item, Rater
+from catalog.permissions import FeedbackScope, ManageScope
 
 
 class ItemOutputSerializer(serializers.ModelSerializer):
@@ -102,7 +102,7 @@ class DataImportOutputSerializer(serializers.ModelSerializer):
 class DataImportListCreateApi(APIView):
     """List imports, or upload a file to import (multipart)."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
@@ -166,7 +166,7 @@ class DataImportListCreateApi(APIView):
 class DataImportDetailApi(APIView):
     """One import with its progress; poll it until ``is_finished``."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     @extend_schema(responses=DataImportOutputSerializer)
     def get(self, request: Request, import_id: int) -> Response:
@@ -177,7 +177,7 @@ class DataImportDetailApi(APIView):
 class DataImportErrorsApi(APIView):
     """Every row error of an import as CSV (cells neutralised against spreadsheet formulas)."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request: Request, import_id: int) -> FileResponse:
@@ -190,3 +190,163 @@ class DataImportErrorsApi(APIView):
             filename=f"import-{import_id}-errors.csv",
             content_type="text/csv",
         )
+
+
+class ItemInputSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=255)
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    genres = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    attributes = serializers.DictField(required=False, default=dict)
+
+
+class ItemCreateApi(APIView):
+    """Create or update an item by its external id (manage scope)."""
+
+    permission_classes = [ManageScope]
+
+    @extend_schema(request=ItemInputSerializer, responses={201: ItemOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ItemInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        item, created = Item.objects.update_or_create(
+            external_id=data.pop("external_id"), defaults=data
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(ItemOutputSerializer(item).data, status=code)
+
+
+class ItemManageApi(APIView):
+    """Change or delete one item (manage scope)."""
+
+    permission_classes = [ManageScope]
+
+    @extend_schema(request=ItemInputSerializer, responses=ItemOutputSerializer)
+    def patch(self, request: Request, item_id: int) -> Response:
+        item = get_object_or_404(Item, pk=item_id)
+        serializer = ItemInputSerializer(item, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        for field, value in serializer.validated_data.items():
+            setattr(item, field, value)
+        item.save()
+        return Response(ItemOutputSerializer(item).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, item_id: int) -> Response:
+        get_object_or_404(Item, pk=item_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RaterSerializer(serializers.ModelSerializer):
+    external_id = serializers.CharField(max_length=255)
+    attributes = serializers.DictField(required=False, default=dict)
+    interactions = serializers.IntegerField(source="interactions.count", read_only=True)
+
+    class Meta:
+        model = Rater
+        fields = ["id", "external_id", "attributes", "interactions", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class RaterListCreateApi(APIView):
+    """List raters, or create/update one by external id (manage scope)."""
+
+    permission_classes = [ManageScope]
+
+    @extend_schema(responses=RaterSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        raters = Rater.objects.exclude(external_id=None).order_by("id")[:500]
+        return Response(RaterSerializer(raters, many=True).data)
+
+    @extend_schema(request=RaterSerializer, responses={201: RaterSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = RaterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rater, created = Rater.objects.update_or_create(
+            external_id=serializer.validated_data["external_id"],
+            defaults={"attributes": serializer.validated_data.get("attributes", {})},
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(RaterSerializer(rater).data, status=code)
+
+
+class RaterDetailApi(APIView):
+    """One rater by external id; DELETE erases the rater and all their data (privacy)."""
+
+    permission_classes = [ManageScope]
+
+    @extend_schema(responses=RaterSerializer)
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(RaterSerializer(get_object_or_404(Rater, external_id=external_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, external_id: str) -> Response:
+        services.rater_erase(rater=get_object_or_404(Rater, external_id=external_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FeedbackEventSerializer(serializers.Serializer):
+    rater = serializers.CharField(max_length=255, help_text="the rater's external id")
+    item = serializers.CharField(max_length=255, help_text="the item's external id")
+    event_type = serializers.ChoiceField(choices=Interaction.EventType.values, default="rating")
+    value = serializers.FloatField(required=False)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class FeedbackEventCreateApi(APIView):
+    """Record one event, or a batch as ``{"events": [...]}`` (all-or-nothing; feedback scope)."""
+
+    permission_classes = [FeedbackScope]
+    MAX_BATCH = 1000
+
+    @extend_schema(request=FeedbackEventSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        is_batch = isinstance(request.data, dict) and "events" in request.data
+        raw = request.data["events"] if is_batch else [request.data]
+        if not isinstance(raw, list) or not 0 < len(raw) <= self.MAX_BATCH:
+            raise serializers.ValidationError(
+                {"events": [f"a list of 1 to {self.MAX_BATCH} events"]}
+            )
+        serializer = FeedbackEventSerializer(data=raw, many=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            recorded = services.feedback_record_many(events=serializer.validated_data)
+        except services.FeedbackError as exc:
+            where = f"events[{exc.index}].{exc.field}" if is_batch else exc.field or "event"
+            raise serializers.ValidationError({where: [exc.message]}) from exc
+        return Response({"recorded": len(recorded)}, status=status.HTTP_201_CREATED)
+
+
+class MyRatingApi(APIView):
+    """The signed-in user's rating of an item (the site's star widget): PUT sets, DELETE removes."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        value = serializers.FloatField()
+        event_type = serializers.ChoiceField(
+            choices=[Interaction.EventType.RATING, Interaction.EventType.NOT_INTERESTED],
+            default=Interaction.EventType.RATING,
+        )
+
+    @extend_schema(request=InputSerializer, responses={200: None})
+    def put(self, request: Request, item_id: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = get_object_or_404(Item, pk=item_id)
+        rater = services.rater_for_user(user=request.user)
+        try:
+            interaction = services.interaction_record(
+                rater=rater, item=item, source=Interaction.Source.SITE, **serializer.validated_data
+            )
+        except services.ImportValidationError as exc:
+            raise serializers.ValidationError({"value": [exc.message]}) from exc
+        return Response({"item_id": item.pk, "event_type": interaction.event_type,
+                         "value": interaction.value})
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, item_id: int) -> Response:
+        rater = services.rater_for_user(user=request.user)
+        Interaction.objects.filter(rater=rater, item_id=item_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -152,3 +152,33 @@ class DataImport(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class ApiKey(models.Model):
+    """A key another application sends as ``Authorization: Api-Key <key>``; only a hash is kept."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read recommendations"
+        FEEDBACK = "feedback", "Send feedback events"
+        MANAGE = "manage", "Manage data (items, raters, imports, runs)"
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=128)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import tempfile
 import time
 from dataclasses import asdict
@@ -74,10 +77,21 @@ def data_import_create(
     except (importers.ImportFileError, ImportValidationError) as exc:
         data_import.file.delete(save=False)
         raise ImportValidationError(_file_error_text(exc, original_name), field="file") from exc
+    if start and _needs_mapping(data_import.layout):
+        data_import.file.delete(save=False)
+        raise ImportValidationError(_mapping_message(data_import.layout), field="column_map")
     data_import.save()
     if start:
         data_import_start(data_import=data_import)
     return data_import
+
+
+def _needs_mapping(layout: dict[str, Any]) -> bool:
+    return not layout.get("column_map")
+
+
+def _mapping_message(layout: dict[str, Any]) -> str:
+    return layout.get("description") or "Map the rater and item columns."
 
 
 def data_import_configure(
@@ -107,6 +121,8 @@ def data_import_start(*, data_import: DataImport) -> DataImport:
     """Move a draft to PENDING and queue it on the worker once the transaction commits."""
     from catalog.tasks import data_import_run_task
 
+    if _needs_mapping(data_import.layout):
+        raise ImportValidationError(_mapping_message(data_import.layout), field="column_map")
     updated = DataImport.objects.filter(pk=data_import.pk, status=DataImport.Status.DRAFT).update(
         status=DataImport.Status.PENDING
     )
@@ -120,7 +136,8 @@ def data_import_preview(*, data_import: DataImport, rows: int = 10) -> dict[str,
     """The first rows of the file with the current mapping applied, for the review page."""
     options = read_options(data_import)
     try:
-        layout, frame, errors = importers.preview(data_import.file.path, options, rows=rows)
+        layout = importers.detect_layout(data_import.file.path, data_import.original_name, options)
+        layout, frame, errors = importers.preview(data_import.file.path, options, layout, rows=rows)
     except importers.ImportFileError as exc:
         return {"error": str(exc), "columns": [], "rows": [], "errors": []}
     frame = frame.drop(columns=["line"], errors="ignore")
@@ -406,7 +423,8 @@ def _finish(
 
 def rater_for_user(*, user: AbstractBaseUser) -> Rater:
     """The rater row of a site account, created on first use."""
-    rater, _ = Rater.objects.get_or_create(user=user)
+    # Site accounts get an external id too, so every rater can be named the same way in the API.
+    rater, _ = Rater.objects.get_or_create(user=user, defaults={"external_id": f"site:{user.pk}"})
     return rater
 
 
@@ -445,3 +463,128 @@ def wait_for_import(import_id: int, timeout: float = 600.0, poll: float = 0.2) -
         if data_import.is_finished or time.monotonic() > deadline:
             return data_import
         time.sleep(poll)
+
+
+# --- Feedback events ---------------------------------------------------------------------------
+
+
+class FeedbackError(Exception):
+    """A feedback event is invalid; ``index`` is its position in a batch, ``field`` the field."""
+
+    def __init__(self, message: str, *, index: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.field = field
+
+
+def feedback_record_many(
+    *, events: list[dict[str, Any]], source: str = Interaction.Source.API
+) -> list[Interaction]:
+    """Record a batch of events all-or-nothing; raters are created on their first event.
+
+    Each event: ``rater`` and ``item`` (external ids), ``event_type`` (default rating),
+    ``value`` (required for ratings, default 1), optional ``occurred_at``.
+    """
+    item_ids = {str(e.get("item")) for e in events}
+    items = {i.external_id: i for i in Item.objects.filter(external_id__in=item_ids)}
+    for index, event in enumerate(events):
+        _check_event(event, items, index)
+    with transaction.atomic():
+        raters = {}
+        for external_id in {str(e["rater"]) for e in events}:
+            raters[external_id], _ = Rater.objects.get_or_create(external_id=external_id)
+        return [
+            interaction_record(
+                rater=raters[str(e["rater"])],
+                item=items[str(e["item"])],
+                value=float(e.get("value", 1.0)),
+                event_type=e.get("event_type", Interaction.EventType.RATING),
+                source=source,
+                occurred_at=e.get("occurred_at"),
+            )
+            for e in events
+        ]
+
+
+def _check_event(event: dict[str, Any], items: dict[str, Item], index: int) -> None:
+    event_type = event.get("event_type", Interaction.EventType.RATING)
+    if event_type not in Interaction.EventType.values:
+        raise FeedbackError(
+            f"unknown event type {event_type!r}; allowed: {', '.join(Interaction.EventType.values)}",
+            index=index, field="event_type",
+        )
+    if str(event.get("item")) not in items:
+        raise FeedbackError(f"unknown item {event.get('item')!r}", index=index, field="item")
+    value = event.get("value")
+    if event_type == Interaction.EventType.RATING:
+        if value is None:
+            raise FeedbackError("a rating needs a value", index=index, field="value")
+        if not settings.RECSITE_RATING_MIN <= float(value) <= settings.RECSITE_RATING_MAX:
+            raise FeedbackError(
+                f"rating {value} is outside the scale {settings.RECSITE_RATING_MIN:g}–"
+                f"{settings.RECSITE_RATING_MAX:g}", index=index, field="value",
+            )
+
+
+# --- Erasure and API keys ----------------------------------------------------------------------
+
+
+def rater_erase(*, rater: Rater, delete_account: bool = True) -> None:
+    """Delete a rater's interactions, precomputed lists and row (and their site account).
+
+    Models trained before keep what they learnt until the next training, which no longer sees
+    this rater; serving stops at once because the rater and their lists are gone.
+    """
+    user = rater.user
+    with transaction.atomic():
+        rater.delete()  # cascades to interactions and recommendation snapshots
+        if delete_account and user is not None:
+            user.delete()
+    logger.info("erased rater %s", rater.pk)
+
+
+API_KEY_PREFIX_LENGTH = 8
+
+
+def api_key_create(
+    *, name: str, scopes: list[str], created_by: AbstractBaseUser | None = None
+) -> tuple[Any, str]:
+    """Create a key; the raw key is returned once and only its hash is stored."""
+    from catalog.models import ApiKey
+
+    unknown = set(scopes) - set(ApiKey.Scope.values)
+    if not scopes or unknown:
+        raise ImportValidationError(
+            f"choose scopes among {', '.join(ApiKey.Scope.values)}", field="scopes"
+        )
+    prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
+    raw = f"rs_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        name=name, prefix=prefix, key_hash=_hash_key(raw), scopes=sorted(set(scopes)),
+        created_by=created_by,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: Any) -> None:
+    type(key).objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, raw: str) -> Any | None:
+    """The active key matching ``raw``, or None."""
+    from catalog.models import ApiKey
+
+    parts = raw.split("_")
+    if len(parts) < 3 or parts[0] != "rs":
+        return None
+    key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _hash_key(raw)):
+        return None
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key
+
+
+def _hash_key(raw: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(raw.encode()).hexdigest()

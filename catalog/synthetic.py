@@ -6,8 +6,10 @@ and then draws interactions from it:
 - raters and items have ``k``-dimensional taste vectors; each of MovieLens' 18 genres is a
   direction in the same space, items take their genres from their vector and their vector from
   their genres, and raters lean towards a few favourite genres;
-- item popularity follows a Zipf curve by (randomly assigned) rank; each interaction draws a few
-  popular candidates and the rater picks among them by taste, so choices carry both signals;
+- item popularity follows a Zipf curve by (randomly assigned) rank, flattened at the head and
+  cut off exponentially in the tail (a fit to ML-100K's rank-frequency curve); each interaction
+  draws a few popular candidates and the rater picks among them by taste, so choices carry both
+  signals (on ML-100K-sized data item-based models beat popularity about 2:1, as on the real one);
 - rater activity is log-normal with a floor (MovieLens keeps raters with at least 20 ratings) and
   a cap (no rater rates more than ``max_share_of_items`` of the catalogue);
 - a rating 1–5 comes from rater bias + item quality + taste affinity + noise, cut at thresholds

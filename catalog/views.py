@@ -91,11 +91,15 @@ def data_import_review(request: HttpRequest, import_id: int) -> HttpResponse:
         except services.ImportValidationError as exc:
             form.add_error(None, exc.message)
         else:
-            if "start" in request.POST:
+            if "start" not in request.POST:
+                return redirect("catalog:data-import-review", import_id=import_id)
+            try:
                 services.data_import_start(data_import=data_import)
+            except services.ImportValidationError as exc:
+                form.add_error(None, exc.message)
+            else:
                 messages.success(request, f"Import of {data_import.original_name} queued.")
                 return redirect("catalog:data-import-detail", import_id=import_id)
-            return redirect("catalog:data-import-review", import_id=import_id)
     context = {
         "data_import": data_import,
         "form": form,

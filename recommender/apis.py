@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Rater
-from catalog.permissions import IsOperator
+from catalog.permissions import ManageScope, ReadScope
 from recommender import selectors, services
 from recommender.models import TrainingRun
 from recommender.pipeline import PROTOCOLS
@@ -67,7 +67,7 @@ class TrainingRunDetailSerializer(TrainingRunOutputSerializer):
 class TrainingRunListCreateApi(APIView):
     """List training runs, or launch one (validated before it is queued)."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     class InputSerializer(serializers.Serializer):
         algorithm = serializers.CharField()
@@ -107,7 +107,7 @@ class TrainingRunListCreateApi(APIView):
 class TrainingRunDetailApi(APIView):
     """One run with its progress and per-epoch metrics; poll it while it runs."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     @extend_schema(responses=TrainingRunDetailSerializer)
     def get(self, request: Request, run_id: int) -> Response:
@@ -116,7 +116,7 @@ class TrainingRunDetailApi(APIView):
 
 
 class TrainingRunCancelApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     @extend_schema(request=None, responses=TrainingRunOutputSerializer)
     def post(self, request: Request, run_id: int) -> Response:
@@ -125,7 +125,7 @@ class TrainingRunCancelApi(APIView):
 
 
 class TrainingRunActivateApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     @extend_schema(request=None, responses=TrainingRunOutputSerializer)
     def post(self, request: Request, run_id: int) -> Response:
@@ -138,7 +138,7 @@ class TrainingRunActivateApi(APIView):
 
 
 class AlgorithmListApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [ManageScope]
 
     def get(self, request: Request) -> Response:
         return Response(selectors.algorithm_catalogue())
@@ -155,7 +155,7 @@ class RecommendationOutputSerializer(serializers.Serializer):
 class RaterRecommendationsApi(APIView):
     """A rater's recommendations from the active model, with the strategy used."""
 
-    permission_classes = [IsOperator]
+    permission_classes = [ReadScope]
 
     class FilterSerializer(serializers.Serializer):
         n = serializers.IntegerField(min_value=1, max_value=100, default=10)

@@ -35,6 +35,8 @@ class TrainingRun(models.Model):
     is_active = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
+    trigger = models.CharField(max_length=20, default="manual")  # manual, schedule, threshold
+    gate = models.TextField(blank=True)  # the quality gate's verdict for automatic retrains
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -127,3 +129,30 @@ class RecommendationSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} top-{len(self.item_ids)} for rater {self.rater_id}"
+
+
+class ServingPolicy(models.Model):
+    """Operator settings for serving and retraining: one row (pk=1)."""
+
+    diversity = models.FloatField(
+        default=0.0, help_text="0 = pure relevance; up to 1 = strong genre diversity (MMR)."
+    )
+    retrain_every_hours = models.IntegerField(
+        default=0, help_text="Retrain on a schedule every this many hours; 0 = off."
+    )
+    retrain_after_interactions = models.IntegerField(
+        default=0, help_text="Retrain once this many new interactions arrived; 0 = off."
+    )
+    retrain_algorithm = models.CharField(max_length=50, default="ease")
+    retrain_config = models.JSONField(default=dict, blank=True)
+    gate_metric = models.CharField(max_length=50, default="ndcg_at_10")
+    last_retrain_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "serving policy"
+
+    @classmethod
+    def current(cls) -> ServingPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy

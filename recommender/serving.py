@@ -24,6 +24,7 @@ from recommender.artifacts import LoadedModel, load_artifact
 from recommender.data import UserBatch
 from recommender.models import RecommendationSnapshot, TrainingRun
 from recommender.pipeline import Signal
+from recommender.rerank import mmr
 
 logger = logging.getLogger(__name__)
 
@@ -125,30 +126,88 @@ def rater_batch_from_training(
     return _batch(loaded, signal, user_idx, rater_ids, _history_frame(rater_ids))
 
 
-def recommend_for_rater(rater: Rater, n: int = 10) -> RecommendationList:
-    """The rater's top-``n`` unrated items from the active run, or popular items as fallback."""
-    run = active_run()
+@dataclass(frozen=True)
+class Filters:
+    """What a caller asks to leave out or keep (API and pages)."""
+
+    exclude_items: frozenset[int] = frozenset()
+    include_genres: frozenset[str] = frozenset()
+    exclude_genres: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.exclude_items or self.include_genres or self.exclude_genres)
+
+    def keeps(self, item: Item) -> bool:
+        genres = set(item.genres or [])
+        if item.pk in self.exclude_items or genres & self.exclude_genres:
+            return False
+        return not self.include_genres or bool(genres & self.include_genres)
+
+
+PRECOMPUTED_N = 50
+
+
+def recommend_for_rater(
+    rater: Rater,
+    n: int = 10,
+    *,
+    offset: int = 0,
+    run: TrainingRun | None = None,
+    filters: Filters | None = None,
+    diversity: float | None = None,
+) -> RecommendationList:
+    """The rater's top items they have not interacted with, best first.
+
+    Uses ``run`` (default: the active run): the precomputed list while it is fresh, otherwise
+    scores now with the rater's current interactions folded in; popular items when there is no
+    model or no history. ``diversity`` (default: the serving policy's) re-ranks with MMR over
+    genres; ``filters`` drop items and genres; ``offset`` pages through the list.
+    """
+    from recommender.models import ServingPolicy
+
+    run = run or active_run()
+    filters = filters or Filters()
+    diversity = ServingPolicy.current().diversity if diversity is None else diversity
+    wanted = offset + n
+    pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
     rated = set(Interaction.objects.filter(rater=rater).values_list("item_id", flat=True))
+    pairs, strategy, explanation = _candidates(run, rater, rated, pool)
+    items = Item.objects.in_bulk([pk for pk, _ in pairs])
+    kept = [(items[pk], score) for pk, score in pairs if pk in items and filters.keeps(items[pk])]
+    if diversity > 0:
+        kept = _diversify(kept, wanted, diversity)
+    reason = _reason(strategy, run, len(rated))
+    chosen = kept[offset:wanted]
+    return RecommendationList(
+        [Recommendation(item, score, reason(score)) for item, score in chosen],
+        strategy,
+        explanation,
+        run.pk if run else None,
+    )
+
+
+def _candidates(
+    run: TrainingRun | None, rater: Rater, rated: set[int], pool: int
+) -> tuple[list[tuple[int, float]], str, str]:
     if run is None:
-        return _popular(rated, n, "No model is active yet: the most popular items.", None)
+        return _popular(rated, pool), "popularity", "No model is active yet: popular items."
     if not rated:
-        return _popular(rated, n, "You have no ratings yet: the most popular items.", run.pk)
-    snapshot = _fresh_snapshot(run, rater)
+        return _popular(rated, pool), "popularity", "No ratings yet: the most popular items."
+    snapshot = _fresh_snapshot(run, rater) if pool <= PRECOMPUTED_N else None
     if snapshot is not None:
         pairs = [
             (i, s)
             for i, s in zip(snapshot.item_ids, snapshot.scores, strict=True)
             if i not in rated
-        ][:n]
-        if len(pairs) == n:
-            return _result(
-                pairs,
-                "precomputed",
-                f"Precomputed by run {run.pk} ({run.algorithm}).",
-                run,
-                len(rated),
-            )
-    return _score_now(run, rater, n, len(rated))
+        ]
+        if len(pairs) >= pool or len(pairs) == len(snapshot.item_ids):
+            return pairs[:pool], "precomputed", f"Precomputed by run {run.pk} ({run.algorithm})."
+    return (
+        _score_now(run, rater, pool),
+        "folded-in",
+        (f"Scored now by run {run.pk} ({run.algorithm}) with the latest interactions."),
+    )
 
 
 def _fresh_snapshot(run: TrainingRun, rater: Rater) -> RecommendationSnapshot | None:
@@ -159,7 +218,7 @@ def _fresh_snapshot(run: TrainingRun, rater: Rater) -> RecommendationSnapshot | 
     return snapshot if latest is None or latest <= snapshot.computed_at else None
 
 
-def _score_now(run: TrainingRun, rater: Rater, n: int, n_rated: int) -> RecommendationList:
+def _score_now(run: TrainingRun, rater: Rater, n: int) -> list[tuple[int, float]]:
     loaded = loaded_model(run)
     user_idx = loaded.users.index_of(str(rater.pk))
     batch = _batch(
@@ -170,45 +229,78 @@ def _score_now(run: TrainingRun, rater: Rater, n: int, n_rated: int) -> Recommen
         _history_frame(np.array([rater.pk])),
     )
     top_idx, top_scores = loaded.model.recommend(batch, n)
-    pairs = [
+    return [
         (int(i), float(s))
         for i, s in zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True)
         if np.isfinite(s)
     ]
-    return _result(
-        pairs,
-        "folded-in",
-        f"Scored now by run {run.pk} ({run.algorithm}) with your latest ratings.",
-        run,
-        n_rated,
-    )
 
 
-def _result(
-    pairs: list[tuple[int, float]], strategy: str, explanation: str, run: TrainingRun, n_rated: int
-) -> RecommendationList:
-    items = Item.objects.in_bulk([pk for pk, _ in pairs])
-    reason = f"Matches your {n_rated} rating{'s' if n_rated != 1 else ''} ({run.algorithm})"
-    return RecommendationList(
-        [Recommendation(items[pk], score, reason) for pk, score in pairs if pk in items],
-        strategy,
-        explanation,
-        run.pk,
-    )
+def _diversify(
+    kept: list[tuple[Item, float]], n: int, diversity: float
+) -> list[tuple[Item, float]]:
+    genres = sorted({g for item, _ in kept for g in (item.genres or [])})
+    column = {g: i for i, g in enumerate(genres)}
+    features = np.zeros((len(kept), max(len(genres), 1)))
+    for row, (item, _) in enumerate(kept):
+        for genre in item.genres or []:
+            features[row, column[genre]] = 1.0
+    scores = np.array([score for _, score in kept], dtype=float)
+    return [kept[i] for i in mmr(scores, features, n, diversity)]
 
 
-def _popular(rated: set[int], n: int, explanation: str, run_id: int | None) -> RecommendationList:
+def _reason(strategy: str, run: TrainingRun | None, n_rated: int):  # type: ignore[no-untyped-def]
+    if strategy == "popularity":
+        return lambda score: f"Popular: {int(score)} raters"
+    plural = "s" if n_rated != 1 else ""
+    return lambda score: f"Matches your {n_rated} rating{plural} ({run.algorithm})"
+
+
+def _popular(rated: set[int], n: int) -> list[tuple[int, float]]:
     counts = (
         Interaction.objects.exclude(item_id__in=rated)
         .values("item_id")
         .annotate(n=Count("id"))
         .order_by("-n", "item_id")[:n]
     )
-    pairs = [(row["item_id"], float(row["n"])) for row in counts]
+    return [(row["item_id"], float(row["n"])) for row in counts]
+
+
+def similar_items(item: Item, n: int = 10, run: TrainingRun | None = None) -> list[Recommendation]:
+    """Items that go with ``item``: the model's list for a history of just this item.
+
+    Without a model, or for an item the model never saw, items co-rated with it are used.
+    """
+    run = run or active_run()
+    pairs: list[tuple[int, float]] = []
+    reason = f"Raters who liked {item.display_title} also liked this"
+    if run is not None and run.artifact:
+        loaded = loaded_model(run)
+        idx = loaded.items.index_of(str(item.pk))
+        if idx >= 0:
+            history = sp.csr_matrix(
+                ([1.0], ([0], [idx])), shape=(1, len(loaded.items)), dtype=np.float32
+            )
+            batch = UserBatch(np.array([-1]), history, [np.array([idx])])
+            top_idx, top_scores = loaded.model.recommend(batch, n)
+            pairs = [
+                (int(i), float(s))
+                for i, s in zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True)
+                if np.isfinite(s)
+            ]
+    if not pairs:
+        pairs = _co_rated(item, n)
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
-    return RecommendationList(
-        [Recommendation(items[pk], score, f"Popular: {int(score)} raters") for pk, score in pairs],
-        "popularity",
-        explanation,
-        run_id,
+    return [Recommendation(items[pk], score, reason) for pk, score in pairs if pk in items]
+
+
+def _co_rated(item: Item, n: int) -> list[tuple[int, float]]:
+    raters = Interaction.objects.filter(item=item).values("rater_id")
+    counts = (
+        Interaction.objects.filter(rater_id__in=raters)
+        .exclude(item=item)
+        .values("item_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "item_id")[:n]
     )
+    return [(row["item_id"], float(row["n"])) for row in counts]

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from recommender.algorithms.base import EpochCallback, Recommender, TrainOptions, ValidationData
+from recommender.data import Interactions
 
 logger = logging.getLogger(__name__)
 
@@ -270,3 +271,46 @@ def _sampling_rows(
     rows = np.flatnonzero(lengths)
     as_tensor = lambda a: torch.as_tensor(a, dtype=torch.int64, device=device)  # noqa: E731
     return as_tensor(rows), as_tensor(history.indptr[rows]), as_tensor(lengths[rows])
+
+
+class PairSampler:
+    """Observed (user, item) pairs and uniform negative items, vectorised in torch."""
+
+    #: Resampling rounds for negatives that hit a user's own items; the rest are kept (rare).
+    RESAMPLE_ROUNDS = 3
+
+    def __init__(self, data: Interactions, ctx: TrainContext) -> None:
+        matrix = data.matrix(binary=True).tocoo()
+        self.ctx = ctx
+        self.n_items = data.n_items
+        self.users = torch.as_tensor(matrix.row, dtype=torch.int64, device=ctx.device)
+        self.items = torch.as_tensor(matrix.col, dtype=torch.int64, device=ctx.device)
+        # Sorted user * n_items + item keys make "does u have j" a binary search.
+        self.keys = torch.sort(self.users * self.n_items + self.items).values
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (users, items) batches of observed pairs, shuffled."""
+        for index in self.ctx.batches(len(self), batch_size):
+            yield self.users[index], self.items[index]
+
+    def negatives(self, users: torch.Tensor, count: int) -> torch.Tensor:
+        """Uniform random items per user, shape (b, count), mostly outside the user's history."""
+        shape = (len(users), count)
+        generator, device = self.ctx.generator, self.ctx.device
+        items = torch.randint(self.n_items, shape, generator=generator, device=device)
+        for _ in range(self.RESAMPLE_ROUNDS):
+            seen = self.contains(users[:, None].expand(shape), items)
+            if not bool(seen.any()):
+                break
+            fresh = torch.randint(self.n_items, shape, generator=generator, device=device)
+            items = torch.where(seen, fresh, items)
+        return items
+
+    def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Whether each (user, item) pair was observed; same shape as the inputs."""
+        keys = users * self.n_items + items
+        position = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
+        return self.keys[position] == keys

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from catalog.models import OPERATORS_GROUP
+from catalog.permissions import operators_group
 from recsite.celery import app as celery_app
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -35,7 +34,7 @@ def eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def operator(django_user_model):
     user = django_user_model.objects.create_user(username="olivia", password="operator-pw-123")
-    user.groups.add(Group.objects.get(name=OPERATORS_GROUP))
+    user.groups.add(operators_group())
     return user
 
 

@@ -169,30 +169,30 @@ def _attributes(raw: RawChunk, plan: _Plan, rejections: Rejections) -> list[dict
     """One dict per row; empty cells are left out."""
     rows: list[dict] = [{} for _ in raw.lines]
     for key, column in plan.attributes.items():
-        values = convert.text(raw.columns[column])
-        if key in _INT_ATTRIBUTES:
-            values = _whole_numbers(
-                values, key, raw.columns[column], plan.label(column, key), rejections
-            )
-        elif (
-            key in ("release_date", "video_release_date") and plan.layout.format == "movielens-100k"
-        ):
-            values = _movielens_dates(values)
-        for row, value in zip(
-            rows, values.to_pylist() if isinstance(values, pa.Array) else values, strict=True
-        ):
+        values = _attribute_values(raw, plan, key, column, rejections)
+        for row, value in zip(rows, values, strict=True):
             if value not in ("", None):
                 row[key] = value
     return rows
 
 
-def _whole_numbers(
-    values: pa.Array, key: str, raw: pa.Array, label: str | None, rejections: Rejections
+def _attribute_values(
+    raw: RawChunk, plan: _Plan, key: str, column: str, rejections: Rejections
 ) -> list:
-    whole = convert.to_numpy_bool(pc.match_substring_regex(values, r"^\d{1,4}$"))
-    empty = convert.empty_mask(values)
-    rejections.add(~whole & ~empty, label, raw, lambda v: f"{key} '{v}' is not a whole number")
-    return [int(value) if ok else None for value, ok in zip(values.to_pylist(), whole, strict=True)]
+    values = convert.text(raw.columns[column])
+    if key in _INT_ATTRIBUTES:
+        label = plan.label(column, key)
+        whole = convert.to_numpy_bool(pc.match_substring_regex(values, r"^\d{1,4}(\.0*)?$"))
+        bad = ~whole & ~convert.empty_mask(values)
+        rejections.add(
+            bad, label, raw.columns[column], lambda v: f"{key} '{v}' is not a whole number"
+        )
+        return [
+            int(float(v)) if ok else None for v, ok in zip(values.to_pylist(), whole, strict=True)
+        ]
+    if plan.layout.format == "movielens-100k" and key in ("release_date", "video_release_date"):
+        return _movielens_dates(values)
+    return values.to_pylist()
 
 
 def _movielens_dates(values: pa.Array) -> list:
@@ -206,10 +206,7 @@ def _movielens_dates(values: pa.Array) -> list:
 def _add_years(attributes: list[dict], titles: list[str]) -> None:
     """MovieLens titles end in '(1995)': keep that year as an attribute unless one is given."""
     years = pd.Series(titles, dtype=object).str.extract(_TITLE_YEAR, expand=False)
-    for (
-        row,
-        year,
-    ) in zip(attributes, years, strict=True):
+    for row, year in zip(attributes, years, strict=True):
         if "year" in row:
             continue
         if isinstance(year, str):

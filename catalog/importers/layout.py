@@ -151,9 +151,13 @@ def detect_layout(
 ) -> FileLayout:
     """Work out the file's layout from its name and first MiB; options override what they set.
 
+    When the rater and item (or id) columns cannot be found, the layout's column_map is None
+    and its description says so: the upload page can then show the columns to map, and
+    reading the file raises the same message as an ImportFileError.
+
     Raises:
-        ImportFileError: the file is empty, not text, has only a header, or its rater and
-            item (or id) columns cannot be found.
+        ImportFileError: the file is empty, not text, not decodable in the chosen encoding,
+            has only a header, or an explicit column map names a column it lacks.
     """
     check_options(options)
     path = Path(path)
@@ -194,7 +198,7 @@ def _movielens_layout(name: str, sample: Sample, options: ReadOptions) -> FileLa
         records = split_records(sample.text, delimiter, quoting=entry.header is not None)
         if _matches(entry, records):
             _require_data(records, has_header=entry.header is not None, complete=sample.complete)
-            return _movielens_file_layout(entry, delimiter, sample, name)
+            return _movielens_file_layout(entry, delimiter, sample, name, options)
     if options.format.startswith("movielens"):
         raise ImportFileError(
             f"this does not look like a {_ML_LABELS[options.format]} file; "
@@ -212,13 +216,16 @@ def _matches(entry: _MovieLensFile, records: list[list[str]]) -> bool:
 
 
 def _movielens_file_layout(
-    entry: _MovieLensFile, delimiter: str, sample: Sample, name: str
+    entry: _MovieLensFile, delimiter: str, sample: Sample, name: str, options: ReadOptions
 ) -> FileLayout:
     encoding = sample.encoding
     if entry.latin1 and encoding == "utf-8" and sample.text.isascii():
         encoding = "latin-1"  # the sample happened to be ASCII; the rest of the file is Latin-1
     has_header = entry.header is not None
     columns = list(entry.header) if has_header else synthetic_columns(entry.fields)
+    column_map: ColumnMap | dict[str, str] | None = entry.column_map
+    if options.column_map is not None:
+        _, column_map = map_columns(columns, has_header=has_header, options=options)
     parts = [_DELIMITER_WORDS.get(delimiter, f"{delimiter!r}-separated")]
     parts.append("with a header" if has_header else "no header")
     if encoding != "utf-8":
@@ -232,7 +239,7 @@ def _movielens_file_layout(
         has_header=has_header,
         encoding=encoding,
         columns=columns,
-        column_map=entry.column_map,
+        column_map=column_map,
         description=f"{label}: {', '.join(parts)}",
     )
 
@@ -243,6 +250,8 @@ def _movielens_file_layout(
 def _text_layout(sample: Sample, options: ReadOptions) -> FileLayout:
     delimiter = _choose_delimiter(sample, options)
     records = split_records(sample.text, delimiter)
+    if not records:
+        raise ImportFileError("could not split the first lines of the file into fields")
     has_header = options.has_header
     if has_header is None:
         has_header = looks_like_header(records, KNOWN_NAMES)

@@ -29,8 +29,10 @@ from .sniff import DOUBLE_COLON_STAND_IN, LATIN1_FALLBACK, decoder_codec
 
 logger = logging.getLogger(__name__)
 
-_MIN_BLOCK = 4 << 20
-_MAX_BLOCK = 64 << 20
+# pyarrow's streaming reader keeps ~36 blocks in flight (its background readahead), so the
+# block size sets the memory used: 1 MiB blocks cap it near 40 MiB, whatever the file's size.
+# A single record longer than a block cannot be parsed.
+_BLOCK = 1 << 20
 _STREAM_BLOCK = 1 << 20
 # MovieLens .dat and u.* files are not CSV-quoted: a title may start with '"'.
 _UNQUOTED_FORMATS = ("movielens-100k", "movielens-1m")
@@ -155,11 +157,15 @@ class _TextReader:
 
     def chunks(self) -> Iterator[RawChunk]:
         stream = self._open()
+        buffer = _Buffer(self.columns)
         try:
             for batch in self._batches(stream):
-                yield from self._split(batch)
-            if self.counter.pending:
-                yield self._chunk({}, np.zeros(0, np.int64), self.counter.flush(), False)
+                buffer.add(*self._number(batch))
+                while buffer.rows >= self.chunk_rows:
+                    yield self._chunk(*buffer.take(self.chunk_rows))
+            buffer.add(None, np.zeros(0, np.int64), self.counter.flush(), False)
+            while buffer.rows or buffer.bad:
+                yield self._chunk(*buffer.take(self.chunk_rows, final=True))
         finally:
             if isinstance(stream, io.IOBase):
                 stream.close()
@@ -179,7 +185,7 @@ class _TextReader:
                 stream,
                 read_options=pcsv.ReadOptions(
                     use_threads=False,
-                    block_size=min(max(self.chunk_rows * 64, _MIN_BLOCK), _MAX_BLOCK),
+                    block_size=_BLOCK,
                     column_names=names,
                     skip_rows=1 if self.layout.has_header else 0,
                 ),
@@ -199,7 +205,10 @@ class _TextReader:
             )
             yield from reader
         except pa.ArrowInvalid as exc:
-            raise ImportFileError(f"could not parse the file: {exc}") from None
+            hint = ""
+            if "straddl" in str(exc):
+                hint = f' (a record is longer than {_BLOCK >> 20} MiB: is a quote (") left open?)'
+            raise ImportFileError(f"could not parse the file: {exc}{hint}") from None
         except UnicodeDecodeError as exc:
             raise ImportFileError(
                 f"the file is not valid {self.layout.encoding} text ({exc.reason}); "
@@ -213,23 +222,16 @@ class _TextReader:
         )
         return "skip"
 
-    def _split(self, batch: pa.RecordBatch) -> Iterator[RawChunk]:
+    def _number(
+        self, batch: pa.RecordBatch
+    ) -> tuple[pa.RecordBatch, np.ndarray, list[tuple[int, _BadRow]], bool]:
+        """Line numbers of a batch; blank lines dropped, only the wanted columns kept."""
         breaks = self._line_breaks(batch)
         lines, bad = self.counter.number(batch.num_rows, breaks)
-        if batch.num_rows == 0 and not bad:
-            return
         keep = ~_blank(batch)
-        has_breaks = bool(breaks.any())
-        for start in range(0, max(batch.num_rows, 1), self.chunk_rows):
-            stop = start + self.chunk_rows
-            mask = keep[start:stop]
-            part = batch.slice(start, self.chunk_rows)
-            if not mask.all():
-                part = part.filter(pa.array(mask))
-            arrays = {name: part.column(name) for name in self.columns}
-            yield self._chunk(
-                arrays, lines[start:stop][mask], bad if start == 0 else [], has_breaks
-            )
+        if not keep.all():
+            batch, lines = batch.filter(pa.array(keep)), lines[keep]
+        return batch.select(self.columns), lines, bad, bool(breaks.any())
 
     def _line_breaks(self, batch: pa.RecordBatch) -> np.ndarray:
         total = np.zeros(batch.num_rows, dtype=np.int64)
@@ -239,13 +241,12 @@ class _TextReader:
                     total += pc.count_substring(column, "\n").to_numpy()
         return total
 
-    def _chunk(
-        self, arrays: dict[str, pa.Array], lines: np.ndarray, bad: list, has_breaks: bool
-    ) -> RawChunk:
-        decoded = {name: self._decode(name, array, lines) for name, array in arrays.items()}
+    def _chunk(self, table: pa.Table, lines: np.ndarray, bad: list, has_breaks: bool) -> RawChunk:
+        decoded = {
+            name: self._decode(name, table.column(name).combine_chunks(), lines)
+            for name in self.columns
+        }
         errors = [row_error(line, None, row.text, _field_count_message(row)) for line, row in bad]
-        if not arrays:
-            decoded = {name: pa.array([], pa.string()) for name in self.columns}
         return RawChunk(decoded, lines, errors, len(lines) + len(errors), has_breaks)
 
     def _decode(self, name: str, array: pa.Array, lines: np.ndarray) -> pa.Array:
@@ -266,6 +267,50 @@ class _TextReader:
             "%s: column %s has bytes that are not UTF-8; decoded as Latin-1", self.path, name
         )
         return pa.array([value.decode("utf-8", LATIN1_FALLBACK) for value in values], pa.string())
+
+
+class _Buffer:
+    """Parsed batches (about 1 MiB each) waiting to be cut into chunks of chunk_rows records."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.empty = pa.table({name: pa.array([], pa.binary()) for name in columns})
+        self.tables: list[pa.Table] = []
+        self.lines: list[np.ndarray] = []
+        self.rows = 0
+        self.bad: list[tuple[int, _BadRow]] = []
+        self.has_breaks = False
+
+    def add(
+        self,
+        batch: pa.RecordBatch | None,
+        lines: np.ndarray,
+        bad: list[tuple[int, _BadRow]],
+        has_breaks: bool,
+    ) -> None:
+        if batch is not None and batch.num_rows:
+            self.tables.append(pa.Table.from_batches([batch]))
+            self.lines.append(lines)
+            self.rows += batch.num_rows
+        self.bad.extend(bad)
+        self.has_breaks |= has_breaks
+
+    def take(
+        self, count: int, *, final: bool = False
+    ) -> tuple[pa.Table, np.ndarray, list[tuple[int, _BadRow]], bool]:
+        """The first `count` records, and the malformed ones that come before the last of them."""
+        table = pa.concat_tables(self.tables) if self.tables else self.empty
+        lines = np.concatenate(self.lines) if self.lines else np.zeros(0, np.int64)
+        head, head_lines = table.slice(0, count), lines[:count]
+        self.tables = [table.slice(count)] if len(lines) > count else []
+        self.lines = [lines[count:]] if len(lines) > count else []
+        self.rows = len(lines) - len(head_lines)
+        if final and not self.rows:
+            bad, self.bad = self.bad, []
+        else:
+            last = head_lines[-1] if len(head_lines) else 0
+            bad = [entry for entry in self.bad if entry[0] <= last]
+            self.bad = [entry for entry in self.bad if entry[0] > last]
+        return head, head_lines, bad, self.has_breaks
 
 
 def _field_count_message(row: _BadRow) -> str:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from recommender.algorithms.base import Recommender
 from recommender.algorithms.ease import EASE
+from recommender.algorithms.gru4rec import GRU4Rec
 from recommender.algorithms.itemknn import ItemKNN
 from recommender.algorithms.popularity import Popularity
+from recommender.algorithms.sasrec import SASRec
 
 ALGORITHMS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
     "itemknn": ItemKNN,
     "ease": EASE,
+    "gru4rec": GRU4Rec,
+    "sasrec": SASRec,
 }
 
 

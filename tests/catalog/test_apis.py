@@ -101,3 +101,13 @@ def test_openapi_schema_documents_the_import_endpoint(api_client):
 
     assert response.status_code == 200
     assert "/api/v1/imports/" in response.json()["paths"]
+
+
+def test_an_unmapped_upload_is_refused_with_the_columns_found(operator_api):
+    response = operator_api.post(
+        reverse("api-import-list"), {"file": upload("r.csv", "p,q,r\na,x,4\n")}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    assert "found columns: p, q, r" in str(response.json()["error"]["details"])
+    assert DataImport.objects.count() == 0

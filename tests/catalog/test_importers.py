@@ -265,7 +265,7 @@ def _reference_start_lines(text: str) -> list[int]:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_line_numbers_stay_exact_across_chunks_and_parser_blocks(tmp_path, monkeypatch, seed):
-    monkeypatch.setattr(source, "_MIN_BLOCK", 200)  # many small pyarrow batches
+    monkeypatch.setattr(source, "_BLOCK", 200)  # many small pyarrow batches
     rnd = random.Random(seed)
     rows = []
     for index in range(300):
@@ -598,6 +598,16 @@ def test_filename_argument_names_a_stored_upload(tmp_path):
     assert detect_layout(path, filename="u.data").format == "movielens-100k"
 
 
+def test_explicit_column_map_overrides_a_movielens_layout(tmp_path):
+    path = write(tmp_path, "u.data", "196\t242\t3\t881250949\n")
+
+    options = ReadOptions(column_map=ColumnMap(rater="1", item="0", value="2"))
+    frame, _ = read_all(path, column_map=options.column_map)
+
+    assert frame[["rater", "item", "value"]].values.tolist() == [["242", "196", 3.0]]
+    assert frame["occurred_at"].isna().all()
+
+
 def test_movielens_name_with_other_content_falls_back_to_generic(tmp_path):
     path = write(tmp_path, "ratings.csv", "user,item,score\na,b,4\n")
 
@@ -640,14 +650,17 @@ def test_reads_movielens_100k_raters(tmp_path):
 
 
 def test_reads_movielens_1m_movies_and_users(tmp_path):
-    movies = write(tmp_path, "movies.dat", "2::Jumanji (1995)::Adventure|Children's|Fantasy\n")
+    content = '2::Jumanji (1995)::Adventure|Children\'s\n73::"Misérables, Les" (1995)::Drama\n'
+    movies = write(tmp_path, "movies.dat", content, encoding="latin-1")
     users = write(tmp_path, "users.dat", "1::F::1::10::48067\n")
 
-    movie = read_all(movies, reader=read_items)[0].iloc[0]
+    frame = read_all(movies, reader=read_items)[0]
     user = read_all(users, reader=read_raters)[0].iloc[0]
 
-    assert movie["genres"] == ["Adventure", "Children's", "Fantasy"]
+    movie = frame.iloc[0]
+    assert movie["genres"] == ["Adventure", "Children's"]
     assert movie["attributes"] == {"year": 1995}
+    assert frame.loc[1, "title"] == '"Misérables, Les" (1995)'  # not CSV-quoted in .dat files
     assert user["attributes"] == {
         "gender": "F",
         "age": 1,

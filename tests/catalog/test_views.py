@@ -157,3 +157,19 @@ def test_pages_carry_a_strict_content_security_policy(client):
     response = client.get(reverse("catalog:item-list"))
 
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_starting_an_unmapped_file_asks_for_the_mapping(operator_client):
+    operator_client.post(reverse("catalog:data-import-upload"),
+                         {"file": upload("r.csv", "p,q,r\na,x,4\n"), "kind": "interactions",
+                          "format": "auto"})
+    data_import = DataImport.objects.get()
+
+    response = operator_client.post(
+        reverse("catalog:data-import-review", args=[data_import.pk]),
+        {"kind": "interactions", "format": "auto", "start": "1"},
+    )
+
+    assert response.status_code == 200
+    assert "could not find the rater and item columns" in response.content.decode()
+    assert DataImport.objects.get().status == DataImport.Status.DRAFT

@@ -7,10 +7,9 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from catalog.models import OPERATORS_GROUP
+from catalog.permissions import operators_group
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
             return
         password = os.environ.get("RECSITE_OPERATOR_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_user(username=username, password=password, is_staff=True)
-        user.groups.add(Group.objects.get(name=OPERATORS_GROUP))
+        user.groups.add(operators_group())
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created operator account '{username}' with password: {password}\n"

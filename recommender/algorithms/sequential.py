@@ -1,0 +1,299 @@
+"""What GRU4Rec and SASRec share: next-item training on whole sequences, and serving from them.
+
+A sequence model reads a user's items in time order and predicts the next one. Training feeds
+each user's sequence once and asks for the next item at *every* position (the SASRec paper's
+scheme), so one epoch is a few batches of whole sequences rather than one example per prefix.
+The loss is a full softmax cross-entropy over the catalogue, which is cheap at MovieLens scale
+(a (tokens × items) matrix product) and avoids the noise of sampled negatives.
+
+Layout: item index ``i`` is token ``i + 1``; token 0 pads. Sequences are right-padded, so the
+causal encoders never let a real position see padding, and the state after the last real item
+is the user's representation. Scores are ``h · e_j + b_j`` with the input item embeddings
+``e`` tied to the output (fewer parameters, better on sparse items) and an output bias ``b``
+that carries item popularity, so a user with no history gets ``b`` alone.
+
+A concrete model subclasses :class:`SequenceRecommender` and supplies a config (with the fields
+of :class:`SequenceConfig`) and a :class:`SequenceNet` whose ``encode`` is causal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recommender.algorithms.base import (
+    AlgorithmConfig,
+    EpochCallback,
+    Recommender,
+    TrainOptions,
+    check_range,
+)
+from recommender.data import Interactions, UserBatch
+# A module import, not names: recommender.training imports this package (through base), so
+# the names may not exist yet while the registry is being imported.
+from recommender import training
+
+PAD = 0
+IGNORE = -100  # F.cross_entropy's default ignore_index: padded targets add nothing to the loss
+#: Users scored per forward pass; bounds the (users × positions × hidden) activations.
+SCORE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class SequenceConfig(AlgorithmConfig):
+    """Fields every sequence model has; subclasses set their own defaults and add fields."""
+
+    # Longest history the model reads, in interactions; 20-500. Training splits longer
+    # sequences into windows of this length; scoring reads the latest max_len interactions.
+    max_len: int = 200
+    # Width of the item embeddings (and of the hidden state that is scored against them).
+    hidden: int = 64
+    # Dropout on embeddings and hidden layers while training; 0-0.7.
+    dropout: float = 0.2
+    # Passes over all training sequences (an upper bound with patience); 1-1000.
+    epochs: int = 100
+    # Sequences (windows) per Adam step; 16-1024.
+    batch_size: int = 64
+    # Adam learning rate; 1e-4-1e-2.
+    lr: float = 1e-3
+    # Adam L2 weight decay; 0-1e-3.
+    weight_decay: float = 0.0
+    # Early-stopping patience in epochs on val_ndcg_at_10 (only with validation data); 0 = off.
+    patience: int = 5
+
+    def validate(self) -> None:
+        check_range("max_len", self.max_len, 1, 10_000)
+        check_range("hidden", self.hidden, 1, 4096)
+        check_range("dropout", self.dropout, 0.0, 0.9)
+        check_range("epochs", self.epochs, 1, 10_000)
+        check_range("batch_size", self.batch_size, 1, 1 << 16)
+        check_range("lr", self.lr, 1e-7, 10.0)
+        check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range("patience", self.patience, 0, 10_000)
+
+
+class SequenceNet(nn.Module):
+    """Item embeddings tied to the output, an output bias, and a causal encoder (subclasses)."""
+
+    def __init__(self, n_items: int, hidden: int) -> None:
+        super().__init__()
+        self.item = nn.Embedding(n_items + 1, hidden, padding_idx=PAD)
+        self.bias = nn.Parameter(torch.zeros(n_items))
+        nn.init.normal_(self.item.weight, std=hidden**-0.5)
+        with torch.no_grad():
+            self.item.weight[PAD].zero_()
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens int64 (b, L), right-padded → hidden states (b, L, hidden).
+
+        Position t must depend only on tokens[:, : t + 1] (causal).
+        """
+        raise NotImplementedError
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """hidden (..., hidden) → next-item scores (..., n_items)."""
+        return hidden @ self.item.weight[1:].T + self.bias
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Training windows: inputs and next-item targets at every position.
+
+    Attributes:
+        tokens: int64 (w, L), item tokens (index + 1), right-padded with 0.
+        targets: int64 (w, L), the item index that follows each position, IGNORE on padding.
+        lengths: int64 (w,), real positions per window.
+    """
+
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    lengths: torch.Tensor
+
+
+def training_windows(sequences: Sequence[np.ndarray], max_len: int) -> Windows:
+    """Cut each sequence into windows of ``max_len + 1`` items, from the newest backwards.
+
+    Consecutive windows overlap by one item so that every item except a user's first is a
+    target exactly once. A user with fewer than two items gives no window (nothing to predict).
+    """
+    rows: list[np.ndarray] = []
+    for sequence in sequences:
+        end = len(sequence)
+        while end >= 2:
+            start = max(0, end - max_len - 1)
+            rows.append(np.asarray(sequence[start:end], dtype=np.int64))
+            end = start + 1
+    lengths = np.array([len(r) - 1 for r in rows], dtype=np.int64)
+    width = int(lengths.max(initial=1))
+    tokens = np.zeros((len(rows), width), dtype=np.int64)
+    targets = np.full((len(rows), width), IGNORE, dtype=np.int64)
+    for n, row in enumerate(rows):
+        tokens[n, : len(row) - 1] = row[:-1] + 1
+        targets[n, : len(row) - 1] = row[1:]
+    return Windows(torch.from_numpy(tokens), torch.from_numpy(targets), torch.from_numpy(lengths))
+
+
+def latest_tokens(sequences: Sequence[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """The latest ``max_len`` items of each sequence as right-padded tokens.
+
+    Returns:
+        tokens int64 (b, L) with L = the longest kept sequence (at least 1), and lengths (b,).
+    """
+    kept = [np.asarray(s, dtype=np.int64)[-max_len:] if max_len else s for s in sequences]
+    lengths = np.array([len(s) for s in kept], dtype=np.int64)
+    tokens = np.zeros((len(kept), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
+    for n, sequence in enumerate(kept):
+        tokens[n, : len(sequence)] = sequence + 1
+    return tokens, lengths
+
+
+def history_sequences(history: sp.csr_matrix) -> list[np.ndarray]:
+    """Stand-in sequences when a batch has none: each row's items in index order.
+
+    The order of those interactions is unknown, so this is only a fallback; callers that know
+    the order pass ``UserBatch.sequences``.
+    """
+    history = history.tocsr()
+    return [np.sort(history.indices[a:b]) for a, b in zip(history.indptr, history.indptr[1:])]
+
+
+def length_batches(lengths: torch.Tensor, batch_size: int, ctx: training.TrainContext) -> list[torch.Tensor]:
+    """Shuffled batches of windows of similar length (little padding), in shuffled order."""
+    order = torch.randperm(len(lengths), generator=ctx.generator)
+    order = order[torch.argsort(lengths[order], stable=True)]
+    batches = list(torch.split(order, batch_size))
+    shuffled = torch.randperm(len(batches), generator=ctx.generator).tolist()
+    batches = [batches[n] for n in shuffled]
+    return batches[: training.DRY_RUN_BATCHES] if ctx.dry_run else batches
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """Eval mode and no gradients for the block; the previous mode comes back after it."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
+class SequenceRecommender(Recommender):
+    """Fit/score/state for a :class:`SequenceNet`; subclasses implement :meth:`build_net`."""
+
+    uses_history: ClassVar[bool] = True
+    config: Any  # a SequenceConfig subclass
+
+    def __init__(self, config: AlgorithmConfig | None = None) -> None:
+        super().__init__(config)
+        self.net: SequenceNet | None = None
+
+    def build_net(self, n_items: int) -> SequenceNet:
+        """A fresh network for ``n_items`` items with this model's config."""
+        raise NotImplementedError
+
+    def fit(
+        self,
+        data: Interactions,
+        options: TrainOptions | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> None:
+        options = options or TrainOptions()
+        ctx = training.prepare(options)
+        cfg = self.config
+        self.n_users, self.n_items = data.n_users, data.n_items
+        self.net = net = self.build_net(data.n_items).to(ctx.device)
+        windows = training_windows(data.sequences(), cfg.max_len)
+        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+        def train_epoch(epoch: int) -> float:
+            total, count = 0.0, 0
+            for index in length_batches(windows.lengths, cfg.batch_size, ctx):
+                loss, tokens = _next_item_loss(net, windows, index, ctx.device)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total, count = total + float(loss) * tokens, count + tokens
+            return total / max(count, 1)
+
+        training.run_epochs(
+            self, net, train_epoch, epochs=cfg.epochs, options=options,
+            on_epoch=on_epoch, patience=cfg.patience,
+        )  # fmt: skip
+        net.eval()
+
+    def score(self, batch: UserBatch) -> np.ndarray:
+        """Next-item scores from each user's latest ``max_len`` items, float32 (b, n_items).
+
+        Uses ``batch.sequences`` (fresh ratings count at once); ``user_idx`` is ignored, so an
+        unseen user is scored from their history like anyone else.
+        """
+        net = self._require_fitted()
+        sequences = batch.sequences
+        if sequences is None:
+            sequences = history_sequences(batch.history)
+        out = np.empty((len(batch), self.n_items), dtype=np.float32)
+        with evaluating(net):
+            for start in range(0, len(batch), SCORE_BATCH):
+                chunk = sequences[start : start + SCORE_BATCH]
+                out[start : start + len(chunk)] = self._score_chunk(net, chunk)
+        return out
+
+    def _score_chunk(self, net: SequenceNet, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        tokens, lengths = latest_tokens(sequences, self.config.max_len)
+        device = net.bias.device
+        states = net.encode(torch.as_tensor(tokens, device=device))
+        last = torch.as_tensor(np.maximum(lengths - 1, 0), device=device)
+        user_state = states[torch.arange(len(tokens), device=device), last]
+        # No history: no state, so the output bias (learned popularity) decides alone.
+        user_state = user_state * torch.as_tensor(lengths > 0, device=device)[:, None]
+        return net.logits(user_state).cpu().numpy()
+
+    def get_state(self) -> dict[str, Any]:
+        net = self._require_fitted()
+        state = {key: value.detach().cpu() for key, value in net.state_dict().items()}
+        return {"net": state, "n_users": self.n_users}
+
+    @classmethod
+    def from_state(cls, config: AlgorithmConfig, state: dict[str, Any]) -> SequenceRecommender:
+        model = cls(config)
+        model.n_users = int(state["n_users"])
+        model.n_items = int(state["net"]["bias"].shape[0])
+        model.net = model.build_net(model.n_items)
+        model.net.load_state_dict(state["net"])
+        model.net.eval()
+        return model
+
+    def _require_fitted(self) -> SequenceNet:
+        if self.net is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+        return self.net
+
+
+def _next_item_loss(
+    net: SequenceNet, windows: Windows, index: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, int]:
+    """Mean full-softmax cross-entropy of the next item over the real positions of a batch."""
+    width = int(windows.lengths[index].max())  # trim the padding shared by the whole batch
+    tokens = windows.tokens[index, :width].to(device)
+    targets = windows.targets[index, :width].to(device)
+    real = targets != IGNORE
+    states = net.encode(tokens)[real]  # (positions, hidden): only real positions are scored
+    return F.cross_entropy(net.logits(states), targets[real]), int(real.sum())
+
+
+def scaled_positions(max_len: int, hidden: int) -> nn.Embedding:
+    """A learned positional embedding table, initialised small like the item table."""
+    table = nn.Embedding(max_len, hidden)
+    nn.init.normal_(table.weight, std=1.0 / math.sqrt(hidden))
+    return table

@@ -1,0 +1,94 @@
+"""Is one model better than another on the same raters? Paired tests over per-rater metrics.
+
+Django-free. Two runs evaluated on the same split give each test rater one value per metric
+(``protocols.per_user_ranking``). Pairing the values by rater removes the between-rater
+variance, which is far larger than the difference between models: a paired test on a few
+hundred raters can separate models whose averages differ in the third decimal.
+
+Both the paired t-test (difference of means) and the Wilcoxon signed-rank test (no normality
+assumption; per-rater NDCG is bounded and often zero, so far from normal) are reported; a
+difference is called significant when the Wilcoxon p-value is below ``alpha``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: Per-rater columns kept with a run (JSON, column-wise) for later comparisons.
+STORED_COLUMNS = ("ndcg_at_10", "recall_at_10", "precision_at_10", "hit_rate_at_10")
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Outcome of comparing ``b`` with ``a`` over the raters both were evaluated on.
+
+    Attributes:
+        n: raters in both.
+        mean_a, mean_b: the metric's mean over those raters.
+        mean_difference: mean of ``b - a``.
+        t_pvalue: two-sided paired t-test p-value.
+        wilcoxon_pvalue: two-sided Wilcoxon signed-rank p-value.
+        significant: ``wilcoxon_pvalue < alpha``.
+    """
+
+    n: int
+    mean_a: float
+    mean_b: float
+    mean_difference: float
+    t_pvalue: float
+    wilcoxon_pvalue: float
+    significant: bool
+
+
+def paired_test(a: pd.Series, b: pd.Series, alpha: float = 0.05) -> PairedTest | None:
+    """Compare two per-rater series (indexed by rater id) on the raters they share.
+
+    Returns None when fewer than two raters are shared.
+    """
+    joined = pd.concat({"a": a, "b": b}, axis=1, join="inner").dropna()
+    if len(joined) < 2:
+        return None
+    x = joined["a"].to_numpy(dtype=np.float64)
+    y = joined["b"].to_numpy(dtype=np.float64)
+    diff = y - x
+    if np.allclose(diff, 0.0):
+        t_p = w_p = 1.0  # identical lists: no evidence of a difference (scipy would say NaN)
+    else:
+        t_p = float(stats.ttest_rel(y, x).pvalue)
+        t_p = 1.0 if np.isnan(t_p) else t_p
+        w_p = float(stats.wilcoxon(y, x, zero_method="wilcox").pvalue)
+    return PairedTest(
+        n=len(joined),
+        mean_a=float(x.mean()),
+        mean_b=float(y.mean()),
+        mean_difference=float(diff.mean()),
+        t_pvalue=t_p,
+        wilcoxon_pvalue=w_p,
+        significant=w_p < alpha,
+    )
+
+
+def per_user_columns(frame: pd.DataFrame, columns: tuple[str, ...] = STORED_COLUMNS) -> dict:
+    """A per-user frame as compact JSON columns: ``user_id``, ``cold`` and the metric columns."""
+    out: dict[str, Any] = {"user_id": frame["user_id"].astype(str).tolist()}
+    if "cold" in frame:
+        out["cold"] = frame["cold"].astype(bool).tolist()
+    for column in columns:
+        if column in frame:
+            values = frame[column].to_numpy(dtype=np.float64)
+            out[column] = [None if np.isnan(v) else round(float(v), 6) for v in values]
+    return out
+
+
+def per_user_series(columns: dict[str, Any], metric: str) -> pd.Series | None:
+    """One stored metric as a Series indexed by user id, or None if it was not stored."""
+    if not columns or metric not in columns:
+        return None
+    return pd.Series(
+        columns[metric], index=pd.Index(columns["user_id"], name="user_id"), dtype="float64"
+    )
