@@ -135,3 +135,41 @@ def _quality_warnings(overview: DatasetOverview) -> list[str]:
             "models can recommend them."
         )
     return warnings
+
+
+def rater_interactions(*, rater: Rater) -> QuerySet[Interaction]:
+    return Interaction.objects.filter(rater=rater).select_related("item").order_by("-occurred_at")
+
+
+def rater_ratings_by_item(*, rater: Rater | None) -> dict[int, Interaction]:
+    """The rater's current interactions keyed by item id (for rating widgets)."""
+    if rater is None:
+        return {}
+    return {i.item_id: i for i in Interaction.objects.filter(rater=rater)}
+
+
+def genre_list() -> list[str]:
+    """Every genre used in the catalog, sorted."""
+    genres: set[str] = set()
+    for values in Item.objects.values_list("genres", flat=True).iterator(chunk_size=5000):
+        genres.update(values or [])
+    return sorted(genres)
+
+
+def onboarding_items(*, n: int = 12, pool: int = 100) -> list[Item]:
+    """Popular items that cover many genres: greedy over the ``pool`` most popular."""
+    popular_ids = list(
+        Interaction.objects.values("item_id").annotate(count=Count("id"))
+        .order_by("-count", "item_id").values_list("item_id", flat=True)[:pool]
+    )
+    items = Item.objects.in_bulk(popular_ids)
+    candidates = [items[pk] for pk in popular_ids if pk in items]
+    chosen: list[Item] = []
+    covered: set[str] = set()
+    while candidates and len(chosen) < n:
+        # The most popular item that adds a genre not yet covered; else the most popular left.
+        best = next((i for i in candidates if set(i.genres or []) - covered), candidates[0])
+        chosen.append(best)
+        covered.update(best.genres or [])
+        candidates.remove(best)
+    return chosen

@@ -14,14 +14,21 @@ from django.views.decorators.http import require_http_methods
 
 from catalog import charts, selectors, services
 from catalog.forms import ROLE_LABELS, DataImportReviewForm, DataImportUploadForm
-from catalog.models import DataImport, Item
+from catalog.models import DataImport, Item, Rater
 from catalog.permissions import is_operator, operator_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
     if is_operator(request.user):
-        return redirect("catalog:dataset-overview")
+        # The operator dashboard (recommender app), named by URL so catalog imports nothing of it.
+        return redirect("recommender:overview")
     return redirect("catalog:item-list")
+
+
+def _current_rater(request: HttpRequest) -> Rater | None:
+    if not request.user.is_authenticated:
+        return None
+    return Rater.objects.filter(user=request.user).first()
 
 
 def item_list(request: HttpRequest) -> HttpResponse:
@@ -30,12 +37,19 @@ def item_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.item_list(search=search, genre=genre), 30).get_page(
         request.GET.get("page")
     )
-    return render(request, "catalog/item_list.html", {"page": page, "q": search, "genre": genre})
+    context = {
+        "page": page,
+        "q": search,
+        "genre": genre,
+        "genres": selectors.genre_list(),
+    }
+    return render(request, "catalog/item_list.html", context)
 
 
 def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=item_id)
-    return render(request, "catalog/item_detail.html", {"item": item})
+    mine = selectors.rater_ratings_by_item(rater=_current_rater(request)).get(item.pk)
+    return render(request, "catalog/item_detail.html", {"item": item, "mine": mine})
 
 
 @operator_required

@@ -13,8 +13,10 @@ urlpatterns = [
     ),
     path("algorithms/", apis.AlgorithmListApi.as_view(), name="api-algorithm-list"),
     path(
-        "raters/<int:rater_id>/recommendations/",
+        "raters/<str:external_id>/recommendations/",
         apis.RaterRecommendationsApi.as_view(),
         name="api-rater-recommendations",
     ),
+    path("items/<int:item_id>/similar/", apis.SimilarItemsApi.as_view(), name="api-similar-items"),
+    path("metrics/", apis.MetricsApi.as_view(), name="api-metrics"),
 ]

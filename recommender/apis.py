@@ -9,12 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.models import Rater
+from catalog.models import Interaction, Item, Rater
 from catalog.permissions import ManageScope, ReadScope
 from recommender import selectors, services
 from recommender.models import TrainingRun
 from recommender.pipeline import PROTOCOLS
-from recommender.serving import recommend_for_rater
+from recommender.serving import Filters, recommend_for_rater, similar_items
 
 
 class TrainingRunOutputSerializer(serializers.ModelSerializer):
@@ -152,26 +152,81 @@ class RecommendationOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+def _csv_set(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
 class RaterRecommendationsApi(APIView):
-    """A rater's recommendations from the active model, with the strategy used."""
+    """A rater's recommendations (by their external id) with the strategy used (read scope)."""
 
     permission_classes = [ReadScope]
 
     class FilterSerializer(serializers.Serializer):
-        n = serializers.IntegerField(min_value=1, max_value=100, default=10)
+        k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+        offset = serializers.IntegerField(min_value=0, max_value=1000, default=0)
+        include_categories = serializers.CharField(required=False, default="",
+                                                   help_text="comma-separated genres to keep")
+        exclude_categories = serializers.CharField(required=False, default="",
+                                                   help_text="comma-separated genres to drop")
+        exclude_items = serializers.CharField(required=False, default="",
+                                              help_text="comma-separated item external ids")
 
     @extend_schema(parameters=[FilterSerializer])
-    def get(self, request: Request, rater_id: int) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rater = get_object_or_404(Rater, pk=rater_id)
-        result = recommend_for_rater(rater, n=filters.validated_data["n"])
-        return Response(
-            {
-                "rater_id": rater.pk,
-                "run_id": result.run_id,
-                "strategy": result.strategy,
-                "explanation": result.explanation,
-                "results": RecommendationOutputSerializer(result.items, many=True).data,
-            }
+    def get(self, request: Request, external_id: str) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        rater = get_object_or_404(Rater, external_id=external_id)
+        excluded = Item.objects.filter(external_id__in=_csv_set(data["exclude_items"]))
+        filters = Filters(
+            exclude_items=frozenset(excluded.values_list("pk", flat=True)),
+            include_genres=_csv_set(data["include_categories"]),
+            exclude_genres=_csv_set(data["exclude_categories"]),
         )
+        result = recommend_for_rater(rater, n=data["k"], offset=data["offset"], filters=filters)
+        return Response({
+            "rater": rater.external_id,
+            "run_id": result.run_id,
+            "strategy": result.strategy,
+            "explanation": result.explanation,
+            "offset": data["offset"],
+            "results": RecommendationOutputSerializer(result.items, many=True).data,
+        })
+
+
+class SimilarItemsApi(APIView):
+    """Items that go with an item, from the active model (read scope)."""
+
+    permission_classes = [ReadScope]
+
+    class FilterSerializer(serializers.Serializer):
+        k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+
+    @extend_schema(parameters=[FilterSerializer])
+    def get(self, request: Request, item_id: int) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        item = get_object_or_404(Item, pk=item_id)
+        similar = similar_items(item, n=params.validated_data["k"])
+        return Response({
+            "item_id": item.pk,
+            "results": RecommendationOutputSerializer(similar, many=True).data,
+        })
+
+
+class MetricsApi(APIView):
+    """Catalog counts and the active model's offline metrics (read scope)."""
+
+    permission_classes = [ReadScope]
+
+    def get(self, request: Request) -> Response:
+        run = selectors.active_run_get()
+        return Response({
+            "items": Item.objects.count(),
+            "raters": Rater.objects.count(),
+            "interactions": Interaction.objects.count(),
+            "active_run": None if run is None else {
+                "id": run.pk, "algorithm": run.algorithm, "protocol": run.protocol,
+                "metrics": run.metrics, "finished_at": run.finished_at,
+            },
+        })

@@ -11,7 +11,7 @@ def training_curves(frame: pd.DataFrame) -> go.Figure:
     """Training loss (left axis) and validation metrics (right axis) per epoch."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for name in frame.columns:
-        if name == "epoch_seconds":
+        if name.endswith("_seconds"):  # timings, not curves (closed-form fits report fit_seconds)
             continue
         is_validation = name.startswith("val_")
         fig.add_trace(
@@ -29,3 +29,59 @@ def training_curves(frame: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="training loss", secondary_y=False)
     fig.update_yaxes(title_text="validation metric", secondary_y=True)
     return fig
+
+
+def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def run_comparison(
+    frame: pd.DataFrame,
+    title: str = "Ranking quality by run (top-10 lists)",
+    y_title: str = "value (0–1, higher is better)",
+    x_title: str = "metric",
+) -> go.Figure:
+    """Grouped bars: one group per metric (rows of ``frame``), one bar per run (columns)."""
+    fig = go.Figure()
+    for label in frame.columns:
+        values = frame[label]
+        fig.add_trace(
+            go.Bar(
+                x=list(frame.index),
+                y=values.tolist(),
+                name=str(label),
+                text=[f"{v:.3f}" if pd.notna(v) else "" for v in values],
+                textposition="outside",
+            )
+        )
+    fig.update_layout(barmode="group")
+    return _style(fig, title, x_title, y_title)
+
+
+def paired_differences(differences: dict[str, pd.Series], baseline: str) -> go.Figure:
+    """Histogram per run of each test rater's NDCG@10 minus the baseline's."""
+    fig = go.Figure()
+    for label, values in differences.items():
+        fig.add_trace(go.Histogram(x=values.to_numpy(), name=label, opacity=0.7, nbinsx=30))
+    fig.update_layout(barmode="overlay")
+    return _style(
+        fig,
+        f"Per-rater NDCG@10 difference against {baseline}",
+        "NDCG@10 of the run minus the baseline's (per test rater)",
+        "number of raters",
+    )
+
+
+def item_ratings(value_counts: pd.DataFrame, title: str) -> go.Figure:
+    """Bar chart of how many times each rating value was given to one item."""
+    fig = go.Figure(go.Bar(x=value_counts["value"], y=value_counts["count"], name="ratings"))
+    return _style(fig, title, "rating value (stars)", "number of ratings", height=320)

@@ -173,11 +173,17 @@ class UserBatch:
         history: CSR, shape (b, n_items); the interactions to condition on (values are the
             explicit ratings or implicit weights). Serving passes the rater's *current* ratings.
         sequences: time-ordered item indices per user, for sequence models (optional).
+        user_features: attributes of the batch's users for feature-aware models (optional):
+            row i describes user i of the batch (row order, not the index, aligns them), with
+            the columns of ``Interactions.user_features`` (e.g. age, gender, occupation). A
+            new rater with attributes but no history has ``user_idx`` -1, an empty history row
+            and a row here; missing values mean "unknown".
     """
 
     user_idx: np.ndarray
     history: sp.csr_matrix
     sequences: Sequence[np.ndarray] | None = None
+    user_features: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.user_idx)

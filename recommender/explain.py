@@ -178,10 +178,42 @@ def most_similar(
 
 
 def because_text(titles: list[str]) -> str:
-    """"Because you rated “A” and “B”" for up to three titles; "" for none."""
+    """ "Because you rated “A” and “B”" for up to three titles; "" for none."""
     quoted = [f"“{t}”" for t in titles]
     if not quoted:
         return ""
     if len(quoted) == 1:
         return f"Because you rated {quoted[0]}"
     return f"Because you rated {', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def explaining_items(
+    model: Any, relation: ItemRelation, history_idx: np.ndarray, target: int, top: int = 2
+) -> np.ndarray:
+    """The history items behind ``target``: the model's own ``explain`` where it has one
+    (item-kNN), otherwise :func:`contributing_items` over ``relation``."""
+    own = getattr(model, "explain", None)
+    if callable(own):
+        history_idx = np.unique(np.asarray(history_idx, dtype=np.int64))
+        history_idx = history_idx[history_idx >= 0]
+        row = sp.csr_matrix(
+            (np.ones(len(history_idx)), (np.zeros(len(history_idx), dtype=np.int64), history_idx)),
+            shape=(1, relation.n_items),
+        )
+        return np.asarray(own(row, target, top=top), dtype=np.int64)
+    return contributing_items(relation, history_idx, target, top)
+
+
+def cooccurrence_cosine(
+    shared: np.ndarray, source_count: int, target_counts: np.ndarray
+) -> np.ndarray:
+    """Cosine of rater sets from counts: ``|A ∩ B| / sqrt(|A| · |B|)`` (0 where a set is empty).
+
+    Args:
+        shared: raters who interacted with both the source and each target, shape (t,).
+        source_count: raters of the source item.
+        target_counts: raters of each target item, shape (t,).
+    """
+    denominator = np.sqrt(float(source_count) * np.asarray(target_counts, dtype=np.float64))
+    shared = np.asarray(shared, dtype=np.float64)
+    return np.divide(shared, denominator, out=np.zeros_like(shared), where=denominator > 0)

@@ -156,3 +156,21 @@ class ServingPolicy(models.Model):
     def current(cls) -> ServingPolicy:
         policy, _ = cls.objects.get_or_create(pk=1)
         return policy
+
+
+class PerUserMetrics(models.Model):
+    """A run's evaluation figures per test rater, for paired significance tests between runs.
+
+    ``columns`` is column-wise JSON: ``user_id`` (rater keys as strings), ``cold`` and one list
+    per metric (``ndcg_at_10``, ``recall_at_10``, …), see ``evaluation.significance``. It lives
+    apart from ``TrainingRun`` so listing runs never loads it.
+    """
+
+    run = models.OneToOneField(
+        TrainingRun, on_delete=models.CASCADE, related_name="per_user_metrics"
+    )
+    columns = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"per-user metrics of run {self.run_id}"

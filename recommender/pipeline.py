@@ -27,7 +27,7 @@ from recommender.algorithms.base import (
     ValidationData,
 )
 from recommender.data import Interactions, interactions_from_frame, user_batch
-from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating
+from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating, per_user_ranking
 from recommender.evaluation.splits import kfold_split, leave_last_out, stratified_split
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class ProtocolResult:
     metrics: dict[str, float]
     fit_seconds: float
     evaluate_seconds: float
+    # P1/P3: one row per test user (protocols.per_user_ranking), kept for paired comparisons.
     per_user: pd.DataFrame | None = None
 
 
@@ -171,7 +172,10 @@ def _run_p1(
     metrics, seconds = _timed(
         lambda: evaluate_ranking(model, train, split.test, k=k, item_features=item_features)
     )
-    return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+    per_user, per_user_seconds = _timed(
+        lambda: per_user_ranking(model, train, split.test, k=k, with_auc=False)
+    )
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds + per_user_seconds, per_user)
 
 
 def _run_p2(
@@ -219,7 +223,10 @@ def _run_p3(
     metrics, seconds = _timed(
         lambda: evaluate_ranking(model, history, split.test, k=k, item_features=item_features)
     )
-    return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+    per_user, per_user_seconds = _timed(
+        lambda: per_user_ranking(model, history, split.test, k=k, with_auc=False)
+    )
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds + per_user_seconds, per_user)
 
 
 def asdict_shallow(options: TrainOptions) -> dict[str, Any]:

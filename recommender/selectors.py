@@ -1,15 +1,29 @@
-"""Reads for training runs: lists, metric frames, the algorithm catalogue."""
+"""Reads for training runs and the operator dashboard: lists, metric frames, the algorithm
+catalogue, the overview, run comparisons, rater and item look-ups."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDay
 
+from catalog.models import DataImport, Interaction, Item, Rater
 from recommender.algorithms import ALGORITHMS
-from recommender.models import EpochMetric, ModelActivation, TrainingRun
+from recommender.evaluation import significance
+from recommender.models import (
+    EpochMetric,
+    ModelActivation,
+    PerUserMetrics,
+    RecommendationSnapshot,
+    TrainingRun,
+)
 
 
 def training_run_list(*, algorithm: str = "", status: str = "") -> QuerySet[TrainingRun]:
@@ -47,8 +61,14 @@ def algorithm_catalogue() -> list[dict[str, Any]]:
     catalogue = []
     for name, model_class in sorted(ALGORITHMS.items()):
         config_class = model_class.config_class
+        helps = _field_help(config_class)
         fields = [
-            {"name": f.name, "type": str(f.type), "default": _default(f)}
+            {
+                "name": f.name,
+                "type": str(f.type),
+                "default": _default(f),
+                "help": helps.get(f.name, ""),
+            }
             for f in dataclasses.fields(config_class)
         ]
         catalogue.append(
@@ -68,3 +88,416 @@ def _default(field: dataclasses.Field) -> Any:  # type: ignore[type-arg]
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return None
+
+
+def _field_help(config_class: type) -> dict[str, str]:
+    """Each field's help: ``metadata["help"]`` if set, else the comment lines right above it.
+
+    Base config classes are read too (a subclass's comment wins), so inherited fields keep theirs.
+    """
+    helps: dict[str, str] = {}
+    for klass in config_class.__mro__[:-1]:
+        try:
+            helps = _comment_help(inspect.getsource(klass)) | helps
+        except (OSError, TypeError):
+            continue
+    for field in dataclasses.fields(config_class):
+        if field.metadata.get("help"):
+            helps[field.name] = str(field.metadata["help"])
+    return helps
+
+
+def _comment_help(source: str) -> dict[str, str]:
+    helps: dict[str, str] = {}
+    comment: list[str] = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("#").strip())
+            continue
+        declared = re.match(r"([A-Za-z_]\w*)\s*:", stripped)
+        if declared and comment:
+            helps.setdefault(declared.group(1), " ".join(comment))
+        comment = []  # a blank line or any code ends a comment block
+    return helps
+
+
+# --- Operator dashboard -----------------------------------------------------------------------
+
+#: Figures shown first wherever a run is summarised (those a run has, in this order).
+HEADLINE_METRICS = (
+    "ndcg_at_10",
+    "recall_at_10",
+    "precision_at_10",
+    "hit_rate_at_10",
+    "map_at_10",
+    "coverage_at_10",
+    "rmse",
+    "mae",
+)
+#: +1: higher is better; -1: lower is better. Others (novelty, popularity bias) are neutral.
+METRIC_DIRECTION = {
+    **{
+        f"{m}_at_10": 1
+        for m in ("ndcg", "recall", "precision", "f1", "hit_rate", "mrr", "map", "coverage")
+    },
+    "map": 1,
+    "auc": 1,
+    "like_accuracy": 1,
+    "rmse": -1,
+    "mae": -1,
+}
+FEEDBACK_TOP_N = 10
+
+
+def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: metrics[name] for name in HEADLINE_METRICS if name in metrics}
+
+
+def succeeded_run_list() -> QuerySet[TrainingRun]:
+    return training_run_list(status=TrainingRun.Status.SUCCEEDED).filter(~Q(artifact=""))
+
+
+def active_activation_get() -> ModelActivation | None:
+    """The activation that put the active run in service (who and since when)."""
+    return activation_list().filter(run__is_active=True).first()
+
+
+def rollback_target_get() -> TrainingRun | None:
+    """The run that served before the active one, if it can serve again."""
+    activation = active_activation_get()
+    previous = activation.previous_run if activation else None
+    if previous is None or previous.status != TrainingRun.Status.SUCCEEDED:
+        return None
+    return previous if previous.artifact else None
+
+
+@dataclass(frozen=True)
+class FeedbackRate:
+    """Online feedback: how often raters went on to rate what they were recommended.
+
+    Definition: take every stored top-N list (``RecommendationSnapshot``, first ``top_n`` items)
+    of a rater who rated anything through the site or the API after the list was computed
+    ("returning raters"). ``recommended`` counts those (rater, item) pairs; ``rated`` counts the
+    pairs the rater then rated through the site or the API (a rating interaction newer than the
+    list). Imported interactions never count: they were not a response to a recommendation.
+    """
+
+    recommended: int
+    rated: int
+    raters: int
+    top_n: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.rated / self.recommended if self.recommended else None
+
+
+def feedback_rate(*, top_n: int = FEEDBACK_TOP_N) -> FeedbackRate:
+    online = Interaction.objects.filter(
+        source__in=[Interaction.Source.SITE, Interaction.Source.API],
+        event_type=Interaction.EventType.RATING,
+    )
+    later = online.filter(rater_id=OuterRef("rater_id"), occurred_at__gt=OuterRef("computed_at"))
+    snapshots = RecommendationSnapshot.objects.filter(Exists(later)).values_list(
+        "rater_id", "item_ids", "computed_at"
+    )
+    pairs = [
+        (rater_id, item_id, computed_at)
+        for rater_id, item_ids, computed_at in snapshots.iterator()
+        for item_id in item_ids[:top_n]
+    ]
+    if not pairs:
+        return FeedbackRate(0, 0, 0, top_n)
+    shown = pd.DataFrame(pairs, columns=["rater_id", "item_id", "computed_at"])
+    shown["pair"] = np.arange(len(shown))
+    events = pd.DataFrame.from_records(
+        list(
+            online.filter(rater_id__in=shown["rater_id"].unique().tolist()).values_list(
+                "rater_id", "item_id", "occurred_at"
+            )
+        ),
+        columns=["rater_id", "item_id", "occurred_at"],
+    )
+    merged = shown.merge(events, on=["rater_id", "item_id"], how="left")
+    merged["hit"] = merged["occurred_at"].notna() & (merged["occurred_at"] > merged["computed_at"])
+    rated = int(merged.groupby("pair")["hit"].any().sum())
+    return FeedbackRate(len(shown), rated, int(shown["rater_id"].nunique()), top_n)
+
+
+def interactions_daily_frame() -> pd.DataFrame:
+    """Interactions per day and source (import, site, api): columns day, source, count."""
+    return pd.DataFrame.from_records(
+        Interaction.objects.annotate(day=TruncDay("occurred_at"))
+        .values("day", "source")
+        .annotate(count=Count("id"))
+        .order_by("day", "source"),
+        columns=["day", "source", "count"],
+    )
+
+
+@dataclass
+class DashboardOverview:
+    items: int
+    raters: int
+    interactions: int
+    daily: pd.DataFrame  # day, source, count
+    active_run: TrainingRun | None
+    activation: ModelActivation | None
+    headline: dict[str, float]
+    recent_runs: list[TrainingRun]
+    recent_imports: list[DataImport]
+    runs_in_progress: int
+    feedback: FeedbackRate
+
+
+def dashboard_overview() -> DashboardOverview:
+    """Everything on the operator home page, in a handful of queries."""
+    active = active_run_get()
+    return DashboardOverview(
+        items=Item.objects.count(),
+        raters=Rater.objects.count(),
+        interactions=Interaction.objects.count(),
+        daily=interactions_daily_frame(),
+        active_run=active,
+        activation=active_activation_get(),
+        headline=headline_metrics(active.metrics) if active else {},
+        recent_runs=list(training_run_list()[:6]),
+        recent_imports=list(
+            DataImport.objects.select_related("uploaded_by").order_by("-created_at", "-id")[:5]
+        ),
+        runs_in_progress=TrainingRun.objects.exclude(status__in=TrainingRun.TERMINAL).count(),
+        feedback=feedback_rate(),
+    )
+
+
+# --- Comparing runs ---------------------------------------------------------------------------
+
+RANKING_CHART_METRICS = tuple(
+    f"{m}_at_10" for m in ("ndcg", "recall", "precision", "hit_rate", "map", "mrr")
+)
+ERROR_CHART_METRICS = ("rmse", "mae")
+SIGNIFICANCE_METRIC = "ndcg_at_10"
+
+
+def run_label(run: TrainingRun) -> str:
+    return f"run {run.pk} · {run.algorithm}"
+
+
+@dataclass
+class MetricRow:
+    name: str
+    values: list[float | None]
+    differences: list[tuple[float | None, str]]  # vs the baseline: value, "better"/"worse"/""
+
+
+@dataclass
+class RunComparison:
+    """Two or more finished runs side by side; the first is the baseline."""
+
+    runs: list[TrainingRun]
+    rows: list[MetricRow]
+    ranking: pd.DataFrame  # metric × run label, for the grouped bar chart
+    errors: pd.DataFrame  # rmse/mae × run label (rating protocols only)
+    cold_warm: pd.DataFrame  # ["cold raters", "warm raters"] × run label, NDCG@10
+    tests: dict[int, significance.PairedTest | None]  # run id → paired test against baseline
+    differences: dict[str, pd.Series]  # run label → per-rater NDCG@10 difference vs baseline
+    problems: list[str]  # why the runs are not comparable ([] when they are)
+    without_per_user: list[int]  # runs that kept no per-rater figures
+
+    @property
+    def is_comparable(self) -> bool:
+        return not self.problems
+
+    @property
+    def baseline(self) -> TrainingRun:
+        return self.runs[0]
+
+
+def run_comparison(*, run_ids: list[int]) -> RunComparison:
+    """Metrics of ``run_ids`` (order kept, first = baseline) with paired tests on NDCG@10."""
+    found = TrainingRun.objects.in_bulk(run_ids)
+    runs = [found[i] for i in dict.fromkeys(run_ids) if i in found]
+    labels = [run_label(run) for run in runs]
+    frame = pd.DataFrame(
+        {
+            label: pd.Series(run.metrics, dtype="float64")
+            for label, run in zip(labels, runs, strict=True)
+        }
+    )
+    cold_warm = pd.DataFrame(
+        {
+            label: [run.metrics.get(f"{group}_{SIGNIFICANCE_METRIC}") for group in ("cold", "warm")]
+            for label, run in zip(labels, runs, strict=True)
+        },
+        index=["cold raters", "warm raters"],
+        dtype="float64",
+    ).dropna(how="all")
+    per_user = {
+        row.run_id: row.columns
+        for row in PerUserMetrics.objects.filter(run_id__in=[run.pk for run in runs])
+    }
+    comparison = RunComparison(
+        runs=runs,
+        rows=_metric_rows(frame),
+        ranking=frame.reindex([m for m in RANKING_CHART_METRICS if m in frame.index]),
+        errors=frame.reindex([m for m in ERROR_CHART_METRICS if m in frame.index]),
+        cold_warm=cold_warm,
+        tests={},
+        differences={},
+        problems=comparability_problems(runs),
+        without_per_user=[
+            run.pk for run in runs if SIGNIFICANCE_METRIC not in per_user.get(run.pk, {})
+        ],
+    )
+    if comparison.is_comparable and runs:
+        _paired_tests(comparison, per_user)
+    return comparison
+
+
+def _metric_rows(frame: pd.DataFrame) -> list[MetricRow]:
+    names = [m for m in HEADLINE_METRICS if m in frame.index] + sorted(
+        m
+        for m in frame.index
+        if m not in HEADLINE_METRICS and not m.startswith(("cold_", "warm_")) and m != "users"
+    )
+    rows = []
+    for name in names:
+        values = [None if pd.isna(v) else float(v) for v in frame.loc[name]]
+        base = values[0] if values else None
+        direction = METRIC_DIRECTION.get(name, 0)
+        differences = []
+        for value in values[1:]:
+            if value is None or base is None:
+                differences.append((None, ""))
+                continue
+            delta = value - base
+            verdict = (
+                ""
+                if delta == 0 or not direction
+                else ("better" if delta * direction > 0 else "worse")
+            )
+            differences.append((delta, verdict))
+        rows.append(MetricRow(name, values, differences))
+    return rows
+
+
+def comparability_problems(runs: list[TrainingRun]) -> list[str]:
+    """Why these runs' figures cannot be compared one to one ([] when they can).
+
+    Same protocol, same data (fingerprint) and, for the random splits (P1, P2), the same seed:
+    otherwise the test raters and held-out items differ and so do the figures.
+    """
+    problems = []
+    unfinished = [run.pk for run in runs if run.status != TrainingRun.Status.SUCCEEDED]
+    if len(runs) < 2:
+        problems.append("Choose at least two runs to compare.")
+    if unfinished:
+        problems.append(f"Runs {_ids(unfinished)} have not succeeded, so they have no figures.")
+    protocols = {run.protocol for run in runs}
+    if len(protocols) > 1:
+        problems.append(
+            "The runs were evaluated with different protocols ("
+            + ", ".join(f"run {run.pk}: {run.protocol.upper()}" for run in runs)
+            + "): their figures measure different things."
+        )
+    fingerprints = {run.dataset_stats.get("sha256") for run in runs}
+    if len(fingerprints) > 1:
+        problems.append(
+            "The runs saw different data (fingerprints "
+            + ", ".join(
+                f"run {run.pk}: {run.dataset_stats.get('sha256') or 'none'}" for run in runs
+            )
+            + "); relaunch them on the current data to compare."
+        )
+    seeds = {run.seed for run in runs}
+    if protocols & {"p1", "p2"} and len(seeds) > 1:
+        problems.append(
+            "The runs split the data with different seeds ("
+            + ", ".join(f"run {run.pk}: {run.seed}" for run in runs)
+            + "), so their test raters and held-out items differ."
+        )
+    return problems
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+def _paired_tests(comparison: RunComparison, per_user: dict[int, dict[str, Any]]) -> None:
+    baseline = significance.per_user_series(
+        per_user.get(comparison.baseline.pk, {}), SIGNIFICANCE_METRIC
+    )
+    for run in comparison.runs[1:]:
+        other = significance.per_user_series(per_user.get(run.pk, {}), SIGNIFICANCE_METRIC)
+        if baseline is None or other is None:
+            comparison.tests[run.pk] = None
+            continue
+        comparison.tests[run.pk] = significance.paired_test(baseline, other)
+        joined = pd.concat({"a": baseline, "b": other}, axis=1, join="inner").dropna()
+        comparison.differences[run_label(run)] = joined["b"] - joined["a"]
+
+
+# --- Raters and items -------------------------------------------------------------------------
+
+
+def rater_search(*, query: str = "", limit: int = 25) -> list[Rater]:
+    """Raters whose external id or account username contains ``query`` (exact matches first).
+
+    Without a query: the raters with the most interactions.
+    """
+    raters = Rater.objects.select_related("user").annotate(n_interactions=Count("interactions"))
+    if not query:
+        return list(raters.order_by("-n_interactions", "id")[:limit])
+    matches = list(
+        raters.filter(
+            Q(external_id__icontains=query) | Q(user__username__icontains=query)
+        ).order_by("id")[: limit * 4]
+    )
+    exact = query.lower()
+    matches.sort(
+        key=lambda r: (
+            (r.external_id or "").lower() != exact
+            and (r.user.get_username().lower() if r.user else "") != exact,
+            r.pk,
+        )
+    )
+    return matches[:limit]
+
+
+def rater_history(*, rater: Rater, limit: int = 100) -> QuerySet[Interaction]:
+    """The rater's interactions, newest first."""
+    return (
+        Interaction.objects.filter(rater=rater)
+        .select_related("item")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    raters: int
+    ratings: int
+    mean_rating: float | None
+    by_event: dict[str, int]
+    by_source: dict[str, int]
+    value_counts: pd.DataFrame  # value, count (rating events)
+
+
+def item_stats(*, item: Item) -> ItemStats:
+    interactions = Interaction.objects.filter(item=item)
+    ratings = interactions.filter(event_type=Interaction.EventType.RATING)
+    value_counts = pd.DataFrame.from_records(
+        ratings.values("value").annotate(count=Count("id")).order_by("value"),
+        columns=["value", "count"],
+    )
+    total = int(value_counts["count"].sum()) if len(value_counts) else 0
+    mean = float((value_counts["value"] * value_counts["count"]).sum() / total) if total else None
+    return ItemStats(
+        raters=interactions.values("rater_id").distinct().count(),
+        ratings=total,
+        mean_rating=mean,
+        by_event=dict(interactions.values_list("event_type").annotate(n=Count("id"))),
+        by_source=dict(interactions.values_list("source").annotate(n=Count("id"))),
+        value_counts=value_counts,
+    )

@@ -173,6 +173,8 @@ def recommend_for_rater(
     pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
     rated = set(Interaction.objects.filter(rater=rater).values_list("item_id", flat=True))
     pairs, strategy, explanation = _candidates(run, rater, rated, pool)
+    if strategy != "popularity":
+        pairs = _popular_last(pairs)
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
     kept = [(items[pk], score) for pk, score in pairs if pk in items and filters.keeps(items[pk])]
     if diversity > 0:
@@ -249,11 +251,34 @@ def _diversify(
     return [kept[i] for i in mmr(scores, features, n, diversity)]
 
 
+def _popular_last(pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Items the model has no evidence for (score exactly 0, as neighbourhood models give)
+    go last, most popular first, so the list never pretends they match the rater's taste."""
+    evidence = [(pk, score) for pk, score in pairs if score != 0.0]
+    rest = [pk for pk, score in pairs if score == 0.0]
+    if not rest:
+        return pairs
+    counts = dict(
+        Interaction.objects.filter(item_id__in=rest)
+        .values("item_id")
+        .annotate(n=Count("id"))
+        .values_list("item_id", "n")
+    )
+    rest.sort(key=lambda pk: (-counts.get(pk, 0), pk))
+    return evidence + [(pk, 0.0) for pk in rest]
+
+
 def _reason(strategy: str, run: TrainingRun | None, n_rated: int):  # type: ignore[no-untyped-def]
     if strategy == "popularity":
         return lambda score: f"Popular: {int(score)} raters"
     plural = "s" if n_rated != 1 else ""
-    return lambda score: f"Matches your {n_rated} rating{plural} ({run.algorithm})"
+
+    def reason(score: float) -> str:
+        if score == 0.0:
+            return "Popular pick: nothing you rated points to it yet"
+        return f"Matches your {n_rated} rating{plural} ({run.algorithm})"
+
+    return reason
 
 
 def _popular(rated: set[int], n: int) -> list[tuple[int, float]]:

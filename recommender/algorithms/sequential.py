@@ -223,7 +223,7 @@ class SequenceRecommender(Recommender):
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total, count = total + float(loss) * tokens, count + tokens
+                total, count = total + loss.item() * tokens, count + tokens
             return total / max(count, 1)
 
         training.run_epochs(

@@ -21,7 +21,8 @@ from catalog.selectors import ratings_frame
 from recommender.algorithms import UnknownAlgorithm
 from recommender.algorithms.base import ConfigError, TrainOptions
 from recommender.artifacts import save_artifact
-from recommender.models import EpochMetric, TrainingRun
+from recommender.evaluation.significance import per_user_columns
+from recommender.models import EpochMetric, PerUserMetrics, TrainingRun
 from recommender.pipeline import (
     PROTOCOLS,
     Signal,
@@ -152,6 +153,10 @@ def _train_evaluate_save(run: TrainingRun) -> None:
         frame, run.algorithm, run.config, run.protocol, options, recorder.evaluation, signal
     )
     run.metrics = result.metrics
+    if result.per_user is not None:  # kept for paired tests on the compare page
+        PerUserMetrics.objects.update_or_create(
+            run=run, defaults={"columns": per_user_columns(result.per_user)}
+        )
     if recorder.epochs_done == 0:  # closed-form models fit in one step and report no epochs
         recorder.evaluation(1, {"fit_seconds": result.fit_seconds})
     _phase(run, "fitting for serving")

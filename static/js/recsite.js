@@ -39,8 +39,54 @@
     window.setTimeout(tick, 500);
   }
 
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // Star widgets save through the API without a page reload; the form still works without JS.
+  function ratingWidget(form) {
+    var status = form.querySelector(".saved");
+    function send(method, body) {
+      return fetch(form.dataset.rateUrl, {
+        method: method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: body ? JSON.stringify(body) : undefined,
+      }).then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r;
+      });
+    }
+    function show(value) {
+      form.querySelectorAll(".star").forEach(function (b) {
+        var v = Number(b.value);
+        b.classList.toggle("on", value !== null && v <= value);
+        b.setAttribute("aria-pressed", String(v === value));
+      });
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var button = event.submitter;
+      if (!button) return;
+      var request;
+      if (button.hasAttribute("data-remove")) {
+        request = send("DELETE").then(function () { show(null); return "Removed"; });
+      } else if (button.hasAttribute("data-not-interested")) {
+        request = send("PUT", { value: 1, event_type: "not_interested" })
+          .then(function () { show(null); return "Noted: not interested"; });
+      } else {
+        var value = Number(button.value);
+        request = send("PUT", { value: value }).then(function () { show(value); return "Saved"; });
+      }
+      request.then(function (text) { status.textContent = text; })
+        .catch(function () { status.textContent = "Could not save; try again"; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
+    document.querySelectorAll("form[data-rate-url]").forEach(ratingWidget);
     document.querySelectorAll("[data-poll-url]").forEach(function (el) {
       if (el.dataset.finished !== "true") pollJob(el);
     });

@@ -17,7 +17,9 @@ OPERATOR_ENDPOINTS = [
     ("post", "api-run-cancel", {"run_id": 1}),
     ("post", "api-run-activate", {"run_id": 1}),
     ("get", "api-algorithm-list", {}),
-    ("get", "api-rater-recommendations", {"rater_id": 1}),
+    ("get", "api-rater-recommendations", {"external_id": "r1"}),
+    ("get", "api-similar-items", {"item_id": 1}),
+    ("get", "api-metrics", {}),
 ]
 
 
@@ -69,7 +71,7 @@ def test_activate_then_recommend_for_a_rater(
         activated = operator_api.post(reverse("api-run-activate", args=[run_id]))
     rater = Rater.objects.get(external_id="g1r2")
 
-    response = operator_api.get(reverse("api-rater-recommendations", args=[rater.pk]), {"n": 2})
+    response = operator_api.get(reverse("api-rater-recommendations", args=[rater.external_id]), {"k": 2})
 
     assert activated.status_code == 200
     body = response.json()

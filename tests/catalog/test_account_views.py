@@ -1,0 +1,96 @@
+"""End users: sign up, rate, see their ratings, delete their data."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from catalog.models import Interaction, Item, Rater
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_up_logs_in_and_goes_to_onboarding(client):
+    response = client.post(reverse("catalog:signup"), {
+        "username": "newbie", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9",
+    })
+
+    assert response.url == reverse("recommender:onboarding")
+    assert get_user_model().objects.filter(username="newbie").exists()
+    assert client.get(reverse("catalog:my-ratings")).status_code == 200
+
+
+def test_rating_saves_through_the_api_and_replaces(end_user_client):
+    item = Item.objects.create(external_id="i1", title="Heat")
+    url = reverse("api-my-rating", args=[item.pk])
+
+    first = end_user_client.put(url, {"value": 4}, content_type="application/json")
+    second = end_user_client.put(url, {"value": 2}, content_type="application/json")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert list(Interaction.objects.values_list("value", "source")) == [(2.0, "site")]
+
+
+def test_rating_outside_the_scale_is_refused(end_user_client):
+    item = Item.objects.create(external_id="i1")
+
+    response = end_user_client.put(reverse("api-my-rating", args=[item.pk]), {"value": 9},
+                                   content_type="application/json")
+
+    assert response.status_code == 400
+    assert Interaction.objects.count() == 0
+
+
+def test_rating_form_works_without_javascript_and_remove_deletes(end_user_client):
+    item = Item.objects.create(external_id="i1")
+    url = reverse("catalog:item-rate", args=[item.pk])
+
+    end_user_client.post(url, {"value": "5"})
+    assert Interaction.objects.get().value == 5.0
+    end_user_client.post(url, {"not_interested": "1"})
+    assert set(Interaction.objects.values_list("event_type", flat=True)) == {"rating", "not_interested"}
+    end_user_client.post(url, {"remove": "1"})
+    assert Interaction.objects.count() == 0
+
+
+def test_anonymous_visitors_cannot_rate(client):
+    item = Item.objects.create(external_id="i1")
+
+    response = client.put(reverse("api-my-rating", args=[item.pk]), {"value": 4},
+                          content_type="application/json")
+
+    assert response.status_code == 401
+    assert Interaction.objects.count() == 0
+
+
+def test_delete_my_data_removes_ratings_rater_and_account(end_user_client, end_user):
+    item = Item.objects.create(external_id="i1")
+    end_user_client.put(reverse("api-my-rating", args=[item.pk]), {"value": 4},
+                        content_type="application/json")
+
+    response = end_user_client.post(reverse("catalog:delete-my-data"))
+
+    assert response.status_code == 302
+    assert Interaction.objects.count() == 0
+    assert Rater.objects.count() == 0
+    assert not get_user_model().objects.filter(pk=end_user.pk).exists()
+
+
+def test_item_pages_show_the_widget_to_signed_in_users(client, end_user):
+    item = Item.objects.create(external_id="i1", title="Heat", genres=["Action"])
+    url = reverse("catalog:item-detail", args=[item.pk])
+
+    assert b"data-rate-url" not in client.get(url).content
+    client.force_login(end_user)
+    assert b"data-rate-url" in client.get(url).content
+
+
+def test_genre_filter(client):
+    Item.objects.create(external_id="1", title="Heat", genres=["Action"])
+    Item.objects.create(external_id="2", title="Amélie", genres=["Comedy", "Romance"])
+
+    response = client.get(reverse("catalog:item-list"), {"genre": "Romance"})
+
+    assert [i.title for i in response.context["page"].object_list] == ["Amélie"]
+    assert response.context["genres"] == ["Action", "Comedy", "Romance"]
