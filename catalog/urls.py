@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import account_views, views
+from catalog import account_views, key_views, views
 
 app_name = "catalog"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("me/delete/", account_views.delete_my_data, name="delete-my-data"),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("operator/data/", views.dataset_overview, name="dataset-overview"),
+    path("operator/api-keys/", key_views.api_key_list, name="api-key-list"),
+    path("operator/api-keys/<int:key_id>/revoke/", key_views.api_key_revoke, name="api-key-revoke"),
     path("operator/imports/", views.data_import_list, name="data-import-list"),
     path("operator/imports/new/", views.data_import_upload, name="data-import-upload"),
     path("operator/imports/<int:import_id>/", views.data_import_detail, name="data-import-detail"),

@@ -290,6 +290,15 @@ class MetricRow:
     values: list[float | None]
     differences: list[tuple[float | None, str]]  # vs the baseline: value, "better"/"worse"/""
 
+    @property
+    def cells(self) -> list[tuple[float | None, float | None, str]]:
+        """(value, difference from the baseline, verdict) per run; the baseline has none."""
+        rest = [
+            (v, d, verdict)
+            for v, (d, verdict) in zip(self.values[1:], self.differences, strict=True)
+        ]
+        return [(self.values[0], None, ""), *rest] if self.values else []
+
 
 @dataclass
 class RunComparison:

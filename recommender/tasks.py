@@ -20,3 +20,8 @@ def recommendations_precompute_task(run_id: int) -> None:
 @shared_task
 def stale_runs_fail_task() -> int:
     return services.stale_runs_fail()
+
+
+@shared_task
+def retrain_check_task() -> None:
+    services.retrain_check()

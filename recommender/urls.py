@@ -1,11 +1,12 @@
 from django.urls import path
 
-from recommender import dashboard_views, user_views, views
+from recommender import dashboard_views, policy_views, user_views, views
 
 app_name = "recommender"
 
 urlpatterns = [
     path("for-you/", user_views.for_you, name="for-you"),
+    path("operator/policy/", policy_views.serving_policy, name="serving-policy"),
     path("welcome/", user_views.onboarding, name="onboarding"),
     path("operator/runs/", views.run_list, name="run-list"),
     path("operator/runs/<int:run_id>/", views.run_detail, name="run-detail"),

@@ -200,6 +200,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A worker that dies mid-run stops its heartbeat; this marks such runs failed.
     "stale-runs-fail": {"task": "recommender.tasks.stale_runs_fail_task", "schedule": 60.0},
+    # The operator's retraining policy (schedule / after N new interactions) is checked here.
+    "retrain-check": {"task": "recommender.tasks.retrain_check_task", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -5,6 +5,7 @@ from recommender.services.activation import (
     recommendations_precompute,
     training_run_activate,
 )
+from recommender.services.retraining import quality_gate, retrain_check, retrain_due
 from recommender.services.training import (
     TrainingConfigError,
     TrainingFailed,
@@ -17,6 +18,9 @@ from recommender.services.training import (
 
 __all__ = [
     "ActivationError",
+    "quality_gate",
+    "retrain_check",
+    "retrain_due",
     "TrainingConfigError",
     "TrainingFailed",
     "recommendations_precompute",

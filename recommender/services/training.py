@@ -31,6 +31,7 @@ from recommender.pipeline import (
     fit_for_serving,
     run_protocol,
 )
+from recommender.services.retraining import quality_gate
 from recommender.training import TrainingCancelled
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def training_run_create(
     signal: dict[str, Any] | None = None,
     created_by: AbstractBaseUser | AnonymousUser | None = None,
     enqueue: bool = True,
+    trigger: str = "manual",
 ) -> TrainingRun:
     """Validate a launch and queue it on the training queue after commit."""
     try:
@@ -85,6 +87,7 @@ def training_run_create(
         seed=seed,
         epochs_total=2 * epochs,  # the evaluation fit, then the fit on all data for serving
         created_by=user,
+        trigger=trigger,
     )
     if enqueue:
         from recommender.tasks import training_run_execute_task
@@ -125,7 +128,7 @@ def training_run_execute(*, run_id: int) -> None:
     run = TrainingRun.objects.get(pk=run_id)
     try:
         with _heartbeat(run.pk):
-            _train_evaluate_save(run)
+            ship = _train_evaluate_save(run)
     except TrainingCancelled:
         _finish(run, TrainingRun.Status.CANCELLED, error="Cancelled by an operator.")
     except (TrainingFailed, ConfigError) as exc:
@@ -136,9 +139,14 @@ def training_run_execute(*, run_id: int) -> None:
         raise
     else:
         _finish(run, TrainingRun.Status.SUCCEEDED)
+        if ship:
+            from recommender.services.activation import training_run_activate
+
+            training_run_activate(run=run)
 
 
-def _train_evaluate_save(run: TrainingRun) -> None:
+def _train_evaluate_save(run: TrainingRun) -> bool:
+    """Train, evaluate and save; True when an automatic retrain passed its quality gate."""
     frame = training_frame()
     if frame.empty:
         raise TrainingFailed("There are no interactions to train on: import data first.")
@@ -159,6 +167,11 @@ def _train_evaluate_save(run: TrainingRun) -> None:
         )
     if recorder.epochs_done == 0:  # closed-form models fit in one step and report no epochs
         recorder.evaluation(1, {"fit_seconds": result.fit_seconds})
+    ship = False
+    if run.trigger != "manual":
+        _phase(run, "quality gate")
+        verdict = quality_gate(run, frame, options, signal)
+        run.gate, ship = verdict.message, verdict.passed
     _phase(run, "fitting for serving")
     model, train = fit_for_serving(
         frame, run.algorithm, run.config, options, signal, recorder.serving
@@ -172,6 +185,7 @@ def _train_evaluate_save(run: TrainingRun) -> None:
         "fit_seconds": round(result.fit_seconds, 3),
         "evaluate_seconds": round(result.evaluate_seconds, 3),
     }
+    return ship
 
 
 @contextmanager

@@ -24,10 +24,19 @@
             if (key === "progress") return;
             if (job[key] !== undefined && job[key] !== null) f.textContent = job[key];
           });
+          el.querySelectorAll("progress[data-progress]").forEach(function (bar) {
+            if (typeof job.progress === "number") bar.value = job.progress;
+          });
           var watch = el.dataset.reloadOn;  // e.g. "epochs_done": redraw curves as they grow
           var changed = watch && String(job[watch]) !== el.dataset.lastSeen;
           if (watch) el.dataset.lastSeen = String(job[watch]);
-          if (job.is_finished || (changed && el.dataset.primed === "true")) {
+          if (job.is_finished) {
+            window.location.reload();
+          } else if (changed && el.dataset.figureUrl) {
+            // Live curves: fetch the server-built figure again and redraw it in place.
+            refreshFigure(el.dataset.figureUrl, el.dataset.figureTarget);
+            window.setTimeout(tick, 1000);
+          } else if (changed && el.dataset.primed === "true") {
             window.location.reload();
           } else {
             el.dataset.primed = "true";
@@ -37,6 +46,72 @@
         .catch(function () { window.setTimeout(tick, 3000); });
     }
     window.setTimeout(tick, 500);
+  }
+
+  function refreshFigure(url, target) {
+    var plot = document.querySelector('[data-figure="' + target + '"]');
+    if (!plot || typeof Plotly === "undefined") return;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (fig) {
+        Plotly.react(plot, fig.data, fig.layout, { responsive: true, displaylogo: false });
+        var waiting = document.getElementById("curves-waiting");
+        if (waiting && fig.data.length) waiting.hidden = true;
+      });
+  }
+
+  // Tables of runs (data-runs-poll-url: the run list API) keep state and progress live.
+  function pollRunTable(table) {
+    function label(status) { return status.charAt(0).toUpperCase() + status.slice(1); }
+    function unfinished() { return table.querySelectorAll('tr[data-finished="false"]').length; }
+    function update(row, run) {
+      var status = row.querySelector('[data-run-field="status"]');
+      if (status) {
+        status.textContent = label(run.status);
+        status.className = "status status-" + run.status;
+      }
+      var bar = row.querySelector('[data-run-field="progress"]');
+      if (bar) bar.value = run.progress;
+      var epochs = row.querySelector('[data-run-field="epochs"]');
+      if (epochs) epochs.textContent = run.epochs_done + "/" + run.epochs_total;
+      var ndcg = row.querySelector('[data-run-field="ndcg_at_10"]');
+      if (ndcg && run.metrics && typeof run.metrics.ndcg_at_10 === "number") {
+        ndcg.textContent = run.metrics.ndcg_at_10.toFixed(4);
+      }
+      row.dataset.finished = run.is_finished ? "true" : "false";
+      var box = row.querySelector('input[name="runs"]');
+      if (box) box.disabled = run.status !== "succeeded";
+    }
+    function tick() {
+      fetch(table.dataset.runsPollUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (runs) {
+          var byId = {};
+          (runs.results || runs).forEach(function (run) { byId[run.id] = run; });
+          table.querySelectorAll("tr[data-run-id]").forEach(function (row) {
+            var run = byId[row.dataset.runId];
+            if (run) update(row, run);
+          });
+          if (unfinished()) window.setTimeout(tick, 1500);
+        })
+        .catch(function () { window.setTimeout(tick, 4000); });
+    }
+    if (unfinished()) window.setTimeout(tick, 1000);
+  }
+
+  // The launch form shows (and submits) only the chosen algorithm's hyper-parameters.
+  function launchForm(form) {
+    var select = form.querySelector('select[name="algorithm"]');
+    if (!select) return;
+    function show() {
+      form.querySelectorAll("fieldset[data-algorithm]").forEach(function (set) {
+        var chosen = set.dataset.algorithm === select.value;
+        set.hidden = !chosen;
+        set.disabled = !chosen;
+      });
+    }
+    select.addEventListener("change", show);
+    show();
   }
 
   function csrfToken() {
@@ -87,6 +162,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     document.querySelectorAll("form[data-rate-url]").forEach(ratingWidget);
+    document.querySelectorAll("table[data-runs-poll-url]").forEach(pollRunTable);
+    document.querySelectorAll("form#launch-form").forEach(launchForm);
     document.querySelectorAll("[data-poll-url]").forEach(function (el) {
       if (el.dataset.finished !== "true") pollJob(el);
     });

@@ -94,3 +94,38 @@ def test_genre_filter(client):
 
     assert [i.title for i in response.context["page"].object_list] == ["Amélie"]
     assert response.context["genres"] == ["Action", "Comedy", "Romance"]
+
+
+def test_operators_create_a_key_shown_once_and_revoke_it(operator_client, end_user):
+    from catalog.models import ApiKey
+
+    page = operator_client.post(reverse("catalog:api-key-list"),
+                                {"name": "shop", "scopes": ["read", "feedback"]})
+    key = ApiKey.objects.get()
+    raw = page.context["new_key"]
+
+    assert raw.startswith(f"rs_{key.prefix}_")
+    assert raw.encode() not in operator_client.get(reverse("catalog:api-key-list")).content
+    operator_client.post(reverse("catalog:api-key-revoke", args=[key.pk]))
+    assert not ApiKey.objects.get().is_active
+
+    operator_client.force_login(end_user)
+    assert operator_client.get(reverse("catalog:api-key-list")).status_code == 403
+
+
+def test_operators_set_the_serving_policy(operator_client):
+    from recommender.models import ServingPolicy
+
+    response = operator_client.post(reverse("recommender:serving-policy"), {
+        "diversity": "0.3", "retrain_every_hours": "24", "retrain_after_interactions": "100",
+        "retrain_algorithm": "ease", "retrain_config": "{}", "gate_metric": "ndcg_at_10",
+    })
+
+    assert response.status_code == 302
+    policy = ServingPolicy.current()
+    assert (policy.diversity, policy.retrain_every_hours) == (0.3, 24)
+    bad = operator_client.post(reverse("recommender:serving-policy"), {
+        "diversity": "3", "retrain_every_hours": "-1", "retrain_after_interactions": "0",
+        "retrain_algorithm": "ease", "retrain_config": "{}", "gate_metric": "ndcg_at_10",
+    })
+    assert set(bad.context["form"].errors) == {"diversity", "retrain_every_hours"}
