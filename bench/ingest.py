@@ -44,6 +44,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -200,7 +201,7 @@ IMPORT_ROW_SQL = (
 def read_import_row(database_url: str) -> tuple[str, float | None, int, str]:
     """(status, job seconds, rows imported, message) of the newest import row."""
     if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+        with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as conn:
             row = conn.execute(IMPORT_ROW_SQL).fetchone()
         if row and row[1] and row[2]:  # SQLite keeps datetimes as ISO text
             row = (row[0], datetime.fromisoformat(row[1]), datetime.fromisoformat(row[2]), *row[3:])

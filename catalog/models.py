@@ -86,7 +86,12 @@ class Interaction(models.Model):
                 condition=Q(value__gte=-1e9) & Q(value__lte=1e9), name="interaction_value_finite"
             ),
         ]
-        indexes = [models.Index(fields=["item"]), models.Index(fields=["occurred_at"])]
+        indexes = [
+            models.Index(fields=["item"]),
+            models.Index(fields=["occurred_at"]),
+            # A rater's latest interaction decides whether their precomputed list is fresh.
+            models.Index(fields=["rater", "occurred_at"], name="interaction_rater_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rater} {self.event_type} {self.item}: {self.value}"

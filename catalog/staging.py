@@ -113,6 +113,10 @@ def merge(import_id: int, now: datetime) -> MergeResult:
         _upsert_interactions(cursor, table)
         items_created = _scalar(cursor, "SELECT COUNT(*) FROM catalog_item") - items_before
         raters_created = _scalar(cursor, "SELECT COUNT(*) FROM catalog_rater") - raters_before
+    # A bulk load changes the tables' statistics; refresh them so queries keep good plans.
+    with connection.cursor() as cursor:
+        for table in ("catalog_interaction", "catalog_rater", "catalog_item"):
+            cursor.execute(f"ANALYZE {table}")
     return MergeResult(
         rows_staged=staged,
         rows_merged=distinct,

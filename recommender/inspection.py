@@ -98,7 +98,14 @@ def _with_reasons(
     loaded: LoadedModel | None = None,
 ) -> list[Recommendation]:
     reasons = item_reasons(run, history, [r.item.pk for r in items], loaded)
-    return [Recommendation(r.item, r.score, reasons.get(r.item.pk, r.reason)) for r in items]
+    weak = "No link to the rater's items (score 0): it only fills the list"
+    scored = f"Scored by {run.algorithm} from the rater's {len(history)} interactions"
+    return [
+        Recommendation(
+            r.item, r.score, reasons.get(r.item.pk) or (weak if r.score <= 0 else scored)
+        )
+        for r in items
+    ]
 
 
 def item_reasons(
@@ -107,7 +114,8 @@ def item_reasons(
     targets: list[int],
     loaded: LoadedModel | None = None,
 ) -> dict[int, str]:
-    """A sentence per recommended item key: which of the ``history`` items led to it."""
+    """A sentence per recommended item key: which of the ``history`` items led to it ("" when
+    none of them points to it)."""
     loaded = loaded or serving.loaded_model(run)
     if loaded.algorithm in explain.NON_PERSONALISED:
         return {pk: "Popular: among the items most raters interacted with" for pk in targets}
@@ -137,12 +145,10 @@ def item_reasons(
         if idx >= 0
     }
     catalog = Item.objects.in_bulk({d for found in drivers.values() for d in found})
-    fallback = f"Scored by {loaded.algorithm} from the rater's {len(history)} interactions"
     return {
         pk: explain.because_text(
             [catalog[d].display_title for d in drivers.get(pk, []) if d in catalog]
         )
-        or fallback
         for pk in targets
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max
 
 from catalog.models import Interaction, Item, Rater
@@ -164,15 +166,15 @@ def recommend_for_rater(
     model or no history. ``diversity`` (default: the serving policy's) re-ranks with MMR over
     genres; ``filters`` drop items and genres; ``offset`` pages through the list.
     """
-    from recommender.models import ServingPolicy
-
     run = run or active_run()
     filters = filters or Filters()
-    diversity = ServingPolicy.current().diversity if diversity is None else diversity
+    diversity = _policy_diversity() if diversity is None else diversity
     wanted = offset + n
     pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
-    rated = set(Interaction.objects.filter(rater=rater).values_list("item_id", flat=True))
-    pairs, strategy, explanation = _candidates(run, rater, rated, pool)
+    history = list(Interaction.objects.filter(rater=rater).values_list("item_id", "occurred_at"))
+    rated = {item_id for item_id, _ in history}
+    latest = max((when for _, when in history), default=None)
+    pairs, strategy, explanation = _candidates(run, rater, rated, latest, pool)
     if strategy != "popularity":
         pairs = _popular_last(pairs)
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
@@ -189,14 +191,25 @@ def recommend_for_rater(
     )
 
 
+def _policy_diversity() -> float:
+    """The operator's diversity setting, cached for a few seconds: it is read on every request."""
+    from recommender.models import ServingPolicy
+
+    value = cache.get("recsite:serving-diversity")
+    if value is None:
+        value = ServingPolicy.current().diversity
+        cache.set("recsite:serving-diversity", value, timeout=5)
+    return float(value)
+
+
 def _candidates(
-    run: TrainingRun | None, rater: Rater, rated: set[int], pool: int
+    run: TrainingRun | None, rater: Rater, rated: set[int], latest: datetime | None, pool: int
 ) -> tuple[list[tuple[int, float]], str, str]:
     if run is None:
         return _popular(rated, pool), "popularity", "No model is active yet: popular items."
     if not rated:
         return _popular(rated, pool), "popularity", "No ratings yet: the most popular items."
-    snapshot = _fresh_snapshot(run, rater) if pool <= PRECOMPUTED_N else None
+    snapshot = _fresh_snapshot(run, rater, latest) if pool <= PRECOMPUTED_N else None
     if snapshot is not None:
         pairs = [
             (i, s)
@@ -212,12 +225,14 @@ def _candidates(
     )
 
 
-def _fresh_snapshot(run: TrainingRun, rater: Rater) -> RecommendationSnapshot | None:
+def _fresh_snapshot(
+    run: TrainingRun, rater: Rater, latest: datetime | None
+) -> RecommendationSnapshot | None:
+    """The precomputed list, unless the rater has interacted since it was computed."""
     snapshot = RecommendationSnapshot.objects.filter(run=run, rater=rater).first()
-    if snapshot is None:
+    if snapshot is None or (latest is not None and latest > snapshot.computed_at):
         return None
-    latest = Interaction.objects.filter(rater=rater).aggregate(latest=Max("occurred_at"))["latest"]
-    return snapshot if latest is None or latest <= snapshot.computed_at else None
+    return snapshot
 
 
 def _score_now(run: TrainingRun, rater: Rater, n: int) -> list[tuple[int, float]]:

@@ -6,7 +6,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -31,3 +34,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     )
     response.data = {"error": {"code": code, "message": str(message), "details": detail}}
     return response
+
+
+class HealthApi(APIView):
+    """Liveness: answers without touching the database (load balancers, benchmarks)."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})

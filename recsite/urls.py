@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import views as catalog_views
+from recsite.api import HealthApi
 
 urlpatterns = [
     path("", catalog_views.home, name="home"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include("recommender.urls")),
     path("api/v1/", include("catalog.api_urls")),
     path("api/v1/", include("recommender.api_urls")),
+    path("api/v1/health/", HealthApi.as_view(), name="api-health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,210 @@
+"""Reads behind the operator dashboard: overview, feedback rate, comparisons, look-ups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Interaction, Item, Rater
+from recommender import selectors, services
+from recommender.models import PerUserMetrics, RecommendationSnapshot, TrainingRun
+from tests.recommender.helpers import launch
+
+pytestmark = pytest.mark.django_db
+
+
+def rate(rater, item, when, source="site", event="rating", value=4.0):
+    return Interaction.objects.update_or_create(
+        rater=rater,
+        item=item,
+        event_type=event,
+        defaults={"value": value, "occurred_at": when, "source": source},
+    )[0]
+
+
+@pytest.fixture
+def shown():
+    """Rater "ann" was recommended items 0, 1, 2 (in that order) by a stored list."""
+    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(4)]
+    rater = Rater.objects.create(external_id="ann")
+    run = TrainingRun.objects.create(algorithm="popularity", status="succeeded")
+    snapshot = RecommendationSnapshot.objects.create(
+        run=run, rater=rater, item_ids=[i.pk for i in items[:3]], scores=[3, 2, 1]
+    )
+    return rater, items, snapshot.computed_at
+
+
+def test_feedback_counts_listed_items_rated_online_after_the_list(shown):
+    rater, items, listed_at = shown
+    rate(rater, items[0], listed_at + timedelta(minutes=5))  # a hit, on the site
+    rate(rater, items[1], listed_at + timedelta(minutes=6), source="import")  # imported: no
+    rate(rater, items[3], listed_at + timedelta(minutes=7), source="api")  # not listed: no
+
+    feedback = selectors.feedback_rate(top_n=3)
+
+    assert (feedback.recommended, feedback.rated, feedback.raters) == (3, 1, 1)
+    assert feedback.rate == pytest.approx(1 / 3)
+
+
+def test_feedback_only_looks_at_the_top_n_of_each_list(shown):
+    rater, items, listed_at = shown
+    rate(rater, items[2], listed_at + timedelta(minutes=5), source="api")
+
+    assert selectors.feedback_rate(top_n=2).rated == 0
+    assert selectors.feedback_rate(top_n=3).rated == 1
+
+
+def test_raters_who_did_not_come_back_do_not_count(shown):
+    rater, items, listed_at = shown
+    rate(rater, items[0], listed_at - timedelta(days=1))  # rated before the list: not feedback
+
+    feedback = selectors.feedback_rate()
+
+    assert (feedback.recommended, feedback.rated, feedback.rate) == (0, 0, None)
+
+
+def test_overview_counts_data_and_names_the_serving_run(two_taste_catalog, operator):
+    run = launch("popularity")
+    services.training_run_activate(run=run, activated_by=operator)
+
+    data = selectors.dashboard_overview()
+
+    assert (data.items, data.raters, data.interactions) == (16, 24, 168)
+    assert data.active_run == run
+    assert data.activation.activated_by == operator
+    assert list(data.headline)[:2] == ["ndcg_at_10", "recall_at_10"]
+    assert data.daily["count"].sum() == 168
+    assert set(data.daily["source"]) == {"import"}
+    assert data.recent_runs == [run]
+    assert data.runs_in_progress == 0
+
+
+def test_overview_of_an_empty_site():
+    data = selectors.dashboard_overview()
+
+    assert (data.items, data.interactions, data.active_run, data.headline) == (0, 0, None, {})
+    assert data.daily.empty
+
+
+def test_a_run_keeps_its_per_rater_figures(two_taste_catalog):
+    run = launch("itemknn")
+
+    columns = PerUserMetrics.objects.get(run=run).columns
+
+    assert len(columns["user_id"]) == run.metrics["users"] == 24
+    assert set(columns) == {
+        "user_id",
+        "cold",
+        "ndcg_at_10",
+        "recall_at_10",
+        "precision_at_10",
+        "hit_rate_at_10",
+    }
+    mean = sum(columns["ndcg_at_10"]) / 24
+    assert mean == pytest.approx(run.metrics["ndcg_at_10"], abs=1e-5)
+
+
+def test_comparable_runs_get_a_paired_test(two_taste_catalog):
+    popularity, knn = launch("popularity"), launch("itemknn")
+
+    comparison = selectors.run_comparison(run_ids=[popularity.pk, knn.pk])
+
+    assert comparison.is_comparable
+    assert comparison.baseline == popularity
+    test = comparison.tests[knn.pk]
+    assert test.n == 24
+    assert test.mean_difference == pytest.approx(
+        knn.metrics["ndcg_at_10"] - popularity.metrics["ndcg_at_10"], abs=1e-5
+    )
+    ndcg = next(row for row in comparison.rows if row.name == "ndcg_at_10")
+    assert ndcg.values == [popularity.metrics["ndcg_at_10"], knn.metrics["ndcg_at_10"]]
+    verdict = "better" if test.mean_difference > 0 else "worse"
+    assert ndcg.differences[0][1] == verdict
+    assert list(comparison.ranking.columns) == [
+        f"run {popularity.pk} · popularity",
+        f"run {knn.pk} · itemknn",
+    ]
+    assert list(comparison.cold_warm.index) == ["cold raters"]  # everyone has < 20 ratings
+    assert len(comparison.differences[f"run {knn.pk} · itemknn"]) == 24
+
+
+def test_runs_on_different_splits_are_not_compared(two_taste_catalog):
+    first, second = launch("popularity", seed=1), launch("itemknn", seed=2)
+
+    comparison = selectors.run_comparison(run_ids=[first.pk, second.pk])
+
+    assert not comparison.is_comparable
+    assert "different seeds" in comparison.problems[0]
+    assert comparison.tests == {}
+
+
+def test_comparability_names_protocol_and_data_differences():
+    runs = [
+        TrainingRun(pk=1, protocol="p1", status="succeeded", dataset_stats={"sha256": "aa"}),
+        TrainingRun(pk=2, protocol="p3", status="succeeded", dataset_stats={"sha256": "bb"}),
+        TrainingRun(pk=3, protocol="p1", status="failed", dataset_stats={"sha256": "aa"}),
+    ]
+
+    problems = selectors.comparability_problems(runs)
+
+    assert "Runs 3 have not succeeded" in problems[0]
+    assert "different protocols (run 1: P1, run 2: P3, run 3: P1)" in problems[1]
+    assert "different data (fingerprints run 1: aa, run 2: bb, run 3: aa)" in problems[2]
+
+
+def test_runs_without_per_rater_figures_are_listed(two_taste_catalog):
+    popularity, knn = launch("popularity"), launch("itemknn")
+    PerUserMetrics.objects.filter(run=knn).delete()
+
+    comparison = selectors.run_comparison(run_ids=[popularity.pk, knn.pk])
+
+    assert comparison.without_per_user == [knn.pk]
+    assert comparison.tests == {knn.pk: None}
+
+
+def test_rollback_target_is_the_run_that_served_before(two_taste_catalog, operator):
+    first, second = launch("popularity"), launch("itemknn")
+    services.training_run_activate(run=first, activated_by=operator)
+    assert selectors.rollback_target_get() is None
+
+    services.training_run_activate(run=second, activated_by=operator)
+
+    assert selectors.rollback_target_get() == first
+    assert selectors.active_activation_get().run == second
+
+
+def test_rater_search_finds_external_ids_and_usernames_exact_match_first(django_user_model):
+    longer = Rater.objects.create(external_id="1960")
+    exact = Rater.objects.create(external_id="196")
+    user = django_user_model.objects.create_user(username="alice196")
+    account = Rater.objects.create(user=user)
+
+    assert selectors.rater_search(query="196") == [exact, longer, account]
+    assert selectors.rater_search(query="ALICE") == [account]
+    assert selectors.rater_search(query="nobody") == []
+
+
+def test_item_stats_count_ratings_and_sources(two_taste_catalog):
+    item = two_taste_catalog[0]
+    rater = Rater.objects.create(external_id="late")
+    rate(rater, item, timezone.now(), source="api", event="click", value=1)
+
+    stats = selectors.item_stats(item=item)
+
+    # items 0..7 are rated 4 (even n) by the group's raters except those who miss them
+    assert (stats.raters, stats.ratings) == (11, 10)
+    assert stats.mean_rating == 4.0
+    assert stats.by_source == {"import": 10, "api": 1}
+    assert stats.by_event == {"rating": 10, "click": 1}
+    assert stats.value_counts.to_dict("list") == {"value": [4.0], "count": [10]}
+
+
+def test_algorithm_catalogue_carries_each_fields_comment_as_help():
+    catalogue = {a["name"]: a for a in selectors.algorithm_catalogue()}
+    params = {p["name"]: p for p in catalogue["itemknn"]["params"]}
+
+    assert params["neighbours"]["default"] == 150
+    assert params["neighbours"]["help"].startswith("How many most-similar items each candidate")
+    assert "BM25" in params["bm25_k1"]["help"]
