@@ -27,6 +27,11 @@ class ItemOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "external_id", "title", "description", "genres", "attributes"]
 
 
+class ItemPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = ItemOutputSerializer(many=True)
+
+
 class ItemListApi(APIView):
     permission_classes = [AllowAny]
 
@@ -36,7 +41,7 @@ class ItemListApi(APIView):
         limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
         offset = serializers.IntegerField(required=False, min_value=0, default=0)
 
-    @extend_schema(parameters=[FilterSerializer], responses=ItemOutputSerializer(many=True))
+    @extend_schema(parameters=[FilterSerializer], responses=ItemPageSerializer)
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -58,8 +63,10 @@ class ItemDetailApi(APIView):
 
 
 class DataImportOutputSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
-    duration_seconds = serializers.FloatField(read_only=True)
+    uploaded_by = serializers.CharField(
+        source="uploaded_by.username", default=None, allow_null=True
+    )
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     is_finished = serializers.BooleanField(read_only=True)
     errors_csv_url = serializers.SerializerMethodField()
 
@@ -342,8 +349,9 @@ class MyRatingApi(APIView):
             )
         except services.ImportValidationError as exc:
             raise serializers.ValidationError({"value": [exc.message]}) from exc
-        return Response({"item_id": item.pk, "event_type": interaction.event_type,
-                         "value": interaction.value})
+        return Response(
+            {"item_id": item.pk, "event_type": interaction.event_type, "value": interaction.value}
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:

@@ -17,11 +17,61 @@ from recommender.pipeline import PROTOCOLS
 from recommender.serving import Filters, recommend_for_rater, similar_items
 
 
+class RecommendationOutputSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField(source="item.pk")
+    external_id = serializers.CharField(source="item.external_id")
+    title = serializers.CharField(source="item.display_title")
+    score = serializers.FloatField()
+    reason = serializers.CharField()
+
+
+class RecommendationListSerializer(serializers.Serializer):
+    rater = serializers.CharField()
+    run_id = serializers.IntegerField(allow_null=True)
+    strategy = serializers.ChoiceField(choices=["precomputed", "folded-in", "popularity"])
+    explanation = serializers.CharField()
+    offset = serializers.IntegerField()
+    results = RecommendationOutputSerializer(many=True)
+
+
+class SimilarItemsSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField()
+    results = RecommendationOutputSerializer(many=True)
+
+
+class ActiveRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    algorithm = serializers.CharField()
+    protocol = serializers.CharField()
+    metrics = serializers.DictField(child=serializers.FloatField())
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class MetricsSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    raters = serializers.IntegerField()
+    interactions = serializers.IntegerField()
+    active_run = ActiveRunSerializer(allow_null=True)
+
+
+class AlgorithmParamSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    default = serializers.JSONField(allow_null=True)
+
+
+class AlgorithmSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    predicts_ratings = serializers.BooleanField()
+    description = serializers.CharField(allow_blank=True)
+    params = AlgorithmParamSerializer(many=True)
+
+
 class TrainingRunOutputSerializer(serializers.ModelSerializer):
     progress = serializers.FloatField(read_only=True)
     is_finished = serializers.BooleanField(read_only=True)
-    duration_seconds = serializers.FloatField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = TrainingRun
@@ -140,16 +190,9 @@ class TrainingRunActivateApi(APIView):
 class AlgorithmListApi(APIView):
     permission_classes = [ManageScope]
 
+    @extend_schema(responses=AlgorithmSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(selectors.algorithm_catalogue())
-
-
-class RecommendationOutputSerializer(serializers.Serializer):
-    item_id = serializers.IntegerField(source="item.pk")
-    external_id = serializers.CharField(source="item.external_id")
-    title = serializers.CharField(source="item.display_title")
-    score = serializers.FloatField()
-    reason = serializers.CharField()
 
 
 def _csv_set(text: str) -> frozenset[str]:
@@ -164,14 +207,17 @@ class RaterRecommendationsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         k = serializers.IntegerField(min_value=1, max_value=100, default=10)
         offset = serializers.IntegerField(min_value=0, max_value=1000, default=0)
-        include_categories = serializers.CharField(required=False, default="",
-                                                   help_text="comma-separated genres to keep")
-        exclude_categories = serializers.CharField(required=False, default="",
-                                                   help_text="comma-separated genres to drop")
-        exclude_items = serializers.CharField(required=False, default="",
-                                              help_text="comma-separated item external ids")
+        include_categories = serializers.CharField(
+            required=False, default="", help_text="comma-separated genres to keep"
+        )
+        exclude_categories = serializers.CharField(
+            required=False, default="", help_text="comma-separated genres to drop"
+        )
+        exclude_items = serializers.CharField(
+            required=False, default="", help_text="comma-separated item external ids"
+        )
 
-    @extend_schema(parameters=[FilterSerializer])
+    @extend_schema(parameters=[FilterSerializer], responses=RecommendationListSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -184,14 +230,16 @@ class RaterRecommendationsApi(APIView):
             exclude_genres=_csv_set(data["exclude_categories"]),
         )
         result = recommend_for_rater(rater, n=data["k"], offset=data["offset"], filters=filters)
-        return Response({
-            "rater": rater.external_id,
-            "run_id": result.run_id,
-            "strategy": result.strategy,
-            "explanation": result.explanation,
-            "offset": data["offset"],
-            "results": RecommendationOutputSerializer(result.items, many=True).data,
-        })
+        return Response(
+            {
+                "rater": rater.external_id,
+                "run_id": result.run_id,
+                "strategy": result.strategy,
+                "explanation": result.explanation,
+                "offset": data["offset"],
+                "results": RecommendationOutputSerializer(result.items, many=True).data,
+            }
+        )
 
 
 class SimilarItemsApi(APIView):
@@ -202,16 +250,18 @@ class SimilarItemsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         k = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
-    @extend_schema(parameters=[FilterSerializer])
+    @extend_schema(parameters=[FilterSerializer], responses=SimilarItemsSerializer)
     def get(self, request: Request, item_id: int) -> Response:
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         item = get_object_or_404(Item, pk=item_id)
         similar = similar_items(item, n=params.validated_data["k"])
-        return Response({
-            "item_id": item.pk,
-            "results": RecommendationOutputSerializer(similar, many=True).data,
-        })
+        return Response(
+            {
+                "item_id": item.pk,
+                "results": RecommendationOutputSerializer(similar, many=True).data,
+            }
+        )
 
 
 class MetricsApi(APIView):
@@ -219,14 +269,22 @@ class MetricsApi(APIView):
 
     permission_classes = [ReadScope]
 
+    @extend_schema(responses=MetricsSerializer)
     def get(self, request: Request) -> Response:
         run = selectors.active_run_get()
-        return Response({
-            "items": Item.objects.count(),
-            "raters": Rater.objects.count(),
-            "interactions": Interaction.objects.count(),
-            "active_run": None if run is None else {
-                "id": run.pk, "algorithm": run.algorithm, "protocol": run.protocol,
-                "metrics": run.metrics, "finished_at": run.finished_at,
-            },
-        })
+        return Response(
+            {
+                "items": Item.objects.count(),
+                "raters": Rater.objects.count(),
+                "interactions": Interaction.objects.count(),
+                "active_run": None
+                if run is None
+                else {
+                    "id": run.pk,
+                    "algorithm": run.algorithm,
+                    "protocol": run.protocol,
+                    "metrics": run.metrics,
+                    "finished_at": run.finished_at,
+                },
+            }
+        )

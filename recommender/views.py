@@ -66,7 +66,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     context = {
         "run": run,
         "charts": figure_payload({"curves": charts.training_curves(frame)}),
-        "has_curves": not frame.empty,
+        "has_curves": any(not name.endswith("_seconds") for name in frame.columns),
         "metric_rows": _metric_rows(run.metrics),
         "config_rows": _config_rows(run),
         "activation": selectors.active_activation_get() if run.is_active else None,

@@ -32,18 +32,21 @@ from torch import nn
 
 from recommender.algorithms.base import (
     AlgorithmConfig,
+    ConfigError,
     EpochCallback,
     Recommender,
     TrainOptions,
     check_range,
 )
 from recommender.data import Interactions, UserBatch
+
 # A module import, not names: recommender.training imports this package (through base), so
 # the names may not exist yet while the registry is being imported.
 from recommender import training
 
 PAD = 0
 IGNORE = -100  # F.cross_entropy's default ignore_index: padded targets add nothing to the loss
+EXCLUDE = ("none", "past", "user")
 #: Users scored per forward pass; bounds the (users × positions × hidden) activations.
 SCORE_BATCH = 256
 
@@ -69,6 +72,11 @@ class SequenceConfig(AlgorithmConfig):
     weight_decay: float = 0.0
     # Early-stopping patience in epochs on val_ndcg_at_10 (only with validation data); 0 = off.
     patience: int = 5
+    # Which of the user's own items leave each position's softmax (the target always stays):
+    # "none" (plain softmax), "past" (items before the position: serving never recommends
+    # them) or "user" (every other training item of the user: the candidates at serving and in
+    # P3 are items the user never had, so the target competes only with those).
+    exclude: str = "user"
 
     def validate(self) -> None:
         check_range("max_len", self.max_len, 1, 10_000)
@@ -79,6 +87,8 @@ class SequenceConfig(AlgorithmConfig):
         check_range("lr", self.lr, 1e-7, 10.0)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         check_range("patience", self.patience, 0, 10_000)
+        if self.exclude not in EXCLUDE:
+            raise ConfigError("exclude", f"must be one of {', '.join(EXCLUDE)}")
 
 
 class SequenceNet(nn.Module):
@@ -112,11 +122,13 @@ class Windows:
         tokens: int64 (w, L), item tokens (index + 1), right-padded with 0.
         targets: int64 (w, L), the item index that follows each position, IGNORE on padding.
         lengths: int64 (w,), real positions per window.
+        users: int64 (w,), the sequence (user) each window was cut from.
     """
 
     tokens: torch.Tensor
     targets: torch.Tensor
     lengths: torch.Tensor
+    users: torch.Tensor
 
 
 def training_windows(sequences: Sequence[np.ndarray], max_len: int) -> Windows:
@@ -126,11 +138,13 @@ def training_windows(sequences: Sequence[np.ndarray], max_len: int) -> Windows:
     target exactly once. A user with fewer than two items gives no window (nothing to predict).
     """
     rows: list[np.ndarray] = []
-    for sequence in sequences:
+    users: list[int] = []
+    for user, sequence in enumerate(sequences):
         end = len(sequence)
         while end >= 2:
             start = max(0, end - max_len - 1)
             rows.append(np.asarray(sequence[start:end], dtype=np.int64))
+            users.append(user)
             end = start + 1
     lengths = np.array([len(r) - 1 for r in rows], dtype=np.int64)
     width = int(lengths.max(initial=1))
@@ -139,7 +153,10 @@ def training_windows(sequences: Sequence[np.ndarray], max_len: int) -> Windows:
     for n, row in enumerate(rows):
         tokens[n, : len(row) - 1] = row[:-1] + 1
         targets[n, : len(row) - 1] = row[1:]
-    return Windows(torch.from_numpy(tokens), torch.from_numpy(targets), torch.from_numpy(lengths))
+    as_tensor = torch.from_numpy
+    return Windows(
+        as_tensor(tokens), as_tensor(targets), as_tensor(lengths), torch.tensor(users).long()
+    )
 
 
 def latest_tokens(sequences: Sequence[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +183,9 @@ def history_sequences(history: sp.csr_matrix) -> list[np.ndarray]:
     return [np.sort(history.indices[a:b]) for a, b in zip(history.indptr, history.indptr[1:])]
 
 
-def length_batches(lengths: torch.Tensor, batch_size: int, ctx: training.TrainContext) -> list[torch.Tensor]:
+def length_batches(
+    lengths: torch.Tensor, batch_size: int, ctx: training.TrainContext
+) -> list[torch.Tensor]:
     """Shuffled batches of windows of similar length (little padding), in shuffled order."""
     order = torch.randperm(len(lengths), generator=ctx.generator)
     order = order[torch.argsort(lengths[order], stable=True)]
@@ -214,16 +233,20 @@ class SequenceRecommender(Recommender):
         self.n_users, self.n_items = data.n_users, data.n_items
         self.net = net = self.build_net(data.n_items).to(ctx.device)
         windows = training_windows(data.sequences(), cfg.max_len)
+        user_items = data.matrix(binary=True) if cfg.exclude == "user" else None
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         def train_epoch(epoch: int) -> float:
             total, count = 0.0, 0
             for index in length_batches(windows.lengths, cfg.batch_size, ctx):
-                loss, tokens = _next_item_loss(net, windows, index, ctx.device)
+                batch = _Batch.take(windows, index, ctx.device)
+                loss = _next_item_loss(
+                    net, batch, _excluded(batch, cfg.exclude, user_items, data.n_items)
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total, count = total + loss.item() * tokens, count + tokens
+                total, count = total + loss.item() * batch.size, count + batch.size
             return total / max(count, 1)
 
         training.run_epochs(
@@ -280,16 +303,70 @@ class SequenceRecommender(Recommender):
         return self.net
 
 
-def _next_item_loss(
-    net: SequenceNet, windows: Windows, index: torch.Tensor, device: torch.device
-) -> tuple[torch.Tensor, int]:
-    """Mean full-softmax cross-entropy of the next item over the real positions of a batch."""
-    width = int(windows.lengths[index].max())  # trim the padding shared by the whole batch
-    tokens = windows.tokens[index, :width].to(device)
-    targets = windows.targets[index, :width].to(device)
-    real = targets != IGNORE
-    states = net.encode(tokens)[real]  # (positions, hidden): only real positions are scored
-    return F.cross_entropy(net.logits(states), targets[real]), int(real.sum())
+@dataclass(frozen=True)
+class _Batch:
+    """One training batch, trimmed to its longest window.
+
+    Attributes:
+        tokens: int64 (b, L) inputs; targets: int64 (b, L); real: bool (b, L) real positions;
+        users: int64 (b,) the windows' users.
+    """
+
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    real: torch.Tensor
+    users: torch.Tensor
+
+    @classmethod
+    def take(cls, windows: Windows, index: torch.Tensor, device: torch.device) -> _Batch:
+        width = int(windows.lengths[index].max())  # drop the padding shared by the whole batch
+        targets = windows.targets[index, :width].to(device)
+        tokens = windows.tokens[index, :width].to(device)
+        return cls(tokens, targets, targets != IGNORE, windows.users[index])
+
+    @property
+    def size(self) -> int:
+        """Real positions, i.e. next-item predictions, in the batch."""
+        return int(self.real.sum())
+
+
+def _next_item_loss(net: SequenceNet, batch: _Batch, excluded: torch.Tensor | None) -> torch.Tensor:
+    """Mean softmax cross-entropy of the next item over the real positions of a batch.
+
+    Args:
+        excluded: bool (positions, n_items), items left out of each position's softmax.
+    """
+    logits = net.logits(net.encode(batch.tokens)[batch.real])  # (positions, n_items)
+    if excluded is not None:
+        logits = logits.masked_fill(excluded, -torch.inf)
+    return F.cross_entropy(logits, batch.targets[batch.real])
+
+
+def _excluded(
+    batch: _Batch, mode: str, user_items: sp.csr_matrix | None, n_items: int
+) -> torch.Tensor | None:
+    """bool (positions, n_items): the user's own items to leave out, never the target itself."""
+    if mode == "none":
+        return None
+    rows, cols = batch.real.nonzero(as_tuple=True)
+    if mode == "user":
+        assert user_items is not None
+        members = torch.from_numpy(user_items[batch.users.numpy()].toarray() > 0)
+        excluded = members.to(batch.tokens.device)[rows]
+    else:
+        excluded = _first_positions(batch.tokens, n_items)[rows] <= cols[:, None].to(torch.int32)
+    targets = batch.targets[batch.real]
+    excluded[torch.arange(len(targets), device=targets.device), targets] = False
+    return excluded
+
+
+def _first_positions(tokens: torch.Tensor, n_items: int) -> torch.Tensor:
+    """int32 (b, n_items): where each item first occurs in each window (the width if never)."""
+    b, width = tokens.shape
+    positions = torch.arange(width, device=tokens.device, dtype=torch.int32).expand(b, width)
+    first = torch.full((b, n_items + 1), width, dtype=torch.int32, device=tokens.device)
+    first.scatter_reduce_(1, tokens, positions, reduce="amin")
+    return first[:, 1:]
 
 
 def scaled_positions(max_len: int, hidden: int) -> nn.Embedding:

@@ -1,0 +1,291 @@
+"""The operator dashboard in a real browser: every page, live progress, and one full workflow."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from catalog.models import Interaction, Item, Rater
+from recommender import services
+from recommender.models import EpochMetric, RecommendationSnapshot, TrainingRun
+from tests.recommender.helpers import launch
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "operator-pw-123"
+
+
+@pytest.fixture
+def catalog(db):
+    """Two taste groups of 12 raters over 8 items each; each rater misses one item of theirs."""
+    items = [Item.objects.create(external_id=f"i{n}", title=f"Item {n}") for n in range(16)]
+    when = timezone.now() - timedelta(days=3)
+    rows = []
+    for group in range(2):
+        for r in range(12):
+            rater = Rater.objects.create(external_id=f"g{group}r{r}")
+            rows += [
+                Interaction(
+                    rater=rater,
+                    item=items[group * 8 + n],
+                    value=4 + n % 2,
+                    occurred_at=when + timedelta(hours=n),
+                )
+                for n in range(8)
+                if n != r % 8
+            ]
+    Interaction.objects.bulk_create(rows)
+    return items
+
+
+@pytest.fixture
+def operator_page(page, live_server, log_in, operator):
+    log_in("olivia", PASSWORD)
+    page.wait_for_url(re.compile(r"/operator/$"))
+    return page
+
+
+def no_reload_marker(page) -> None:
+    page.evaluate("window.__stillHere = true")
+
+
+def assert_not_reloaded(page) -> None:
+    assert page.evaluate("window.__stillHere === true")
+
+
+def test_dashboard_overview(operator_page, live_server, catalog, operator, screenshot):
+    run = launch("itemknn")
+    services.training_run_activate(run=run, activated_by=operator)
+    # One returning rater rated one of the items listed for them (a top-10, or fewer: 9 here).
+    snapshot = RecommendationSnapshot.objects.filter(run=run).order_by("rater_id").first()
+    Interaction.objects.create(
+        rater=snapshot.rater,
+        item_id=snapshot.item_ids[0],
+        value=5,
+        source="site",
+        occurred_at=snapshot.computed_at + timedelta(minutes=1),
+    )
+    page = operator_page
+
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("#chart-over_time + .chart-plot .main-svg, .chart-plot .main-svg")
+
+    listed = min(10, len(snapshot.item_ids))
+    assert page.inner_text("#feedback-rate") == f"{round(100 / listed)}%"
+    assert f"Run {run.pk} · itemknn" in page.inner_text("main")
+    assert "by olivia" in page.inner_text("main")
+    legend = page.locator(".chart-plot .legendtext").all_text_contents()
+    assert sorted(legend) == ["import", "site"]
+    screenshot("dashboard-overview")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector(".chart-plot .main-svg")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    screenshot("dashboard-overview-phone")
+
+
+def test_empty_dashboard_says_what_to_do(operator_page, live_server, screenshot):
+    page = operator_page
+
+    assert "No data and no model yet" in page.inner_text("main")
+    page.click("text=import a ratings file")
+    page.wait_for_url(re.compile(r"/operator/imports/new/$"))
+    page.go_back()
+    screenshot("dashboard-empty")
+
+
+def test_run_list_is_live_and_its_form_follows_the_algorithm(
+    operator_page, live_server, catalog, screenshot
+):
+    running = TrainingRun.objects.create(
+        algorithm="ease", status="running", epochs_total=4, epochs_done=1, phase="evaluating"
+    )
+    page = operator_page
+    page.goto(f"{live_server.url}/operator/runs/")
+    no_reload_marker(page)
+    row = page.locator(f'tr[data-run-id="{running.pk}"]')
+
+    TrainingRun.objects.filter(pk=running.pk).update(epochs_done=3)
+    expect(row.locator('[data-run-field="epochs"]')).to_have_text("3/4")
+    assert row.locator("progress").evaluate("p => p.value") == 0.75
+    screenshot("runs-live-progress")
+    TrainingRun.objects.filter(pk=running.pk).update(
+        status="succeeded", epochs_done=4, metrics={"ndcg_at_10": 0.3125}
+    )
+    row.locator(".status-succeeded").wait_for()
+    assert row.locator('[data-run-field="ndcg_at_10"]').inner_text() == "0.3125"
+    assert_not_reloaded(page)
+
+    # The launch form shows only the chosen algorithm's hyper-parameters, with defaults and help.
+    page.select_option("#id_algorithm", "itemknn")
+    assert page.is_visible("#id_itemknn__neighbours")
+    assert not page.is_visible("#id_ease__l2")
+    assert page.input_value("#id_itemknn__neighbours") == "150"
+    assert "most-similar items" in page.inner_text('fieldset[data-algorithm="itemknn"]')
+    page.select_option("#id_algorithm", "ease")
+    page.fill("#id_ease__l2", "-5")
+    page.click("#launch-form button[type=submit]")
+
+    error = page.locator('fieldset[data-algorithm="ease"] .errorlist')
+    error.wait_for()
+    assert "must be > 0" in error.inner_text()
+    assert page.is_visible("#id_ease__l2")
+    assert not page.is_visible("#id_itemknn__neighbours")
+    assert TrainingRun.objects.count() == 1
+    page.locator("#id_ease__l2").scroll_into_view_if_needed()
+    screenshot("runs-launch-error")
+
+
+def test_run_detail_draws_curves_while_the_run_trains(operator_page, live_server, screenshot):
+    run = TrainingRun.objects.create(
+        algorithm="bpr", status="running", epochs_total=8, epochs_done=1, started_at=timezone.now()
+    )
+    EpochMetric.objects.create(run=run, epoch=1, name="train_loss", value=0.69)
+    page = operator_page
+    page.goto(f"{live_server.url}/operator/runs/{run.pk}/")
+    page.wait_for_selector('[data-figure="chart-curves"] .main-svg')
+    no_reload_marker(page)
+
+    for epoch, loss, ndcg in [(2, 0.5, 0.11), (3, 0.41, 0.16)]:
+        EpochMetric.objects.create(run=run, epoch=epoch, name="train_loss", value=loss)
+        EpochMetric.objects.create(run=run, epoch=epoch, name="val_ndcg_at_10", value=ndcg)
+    TrainingRun.objects.filter(pk=run.pk).update(epochs_done=3)
+    legend = page.locator('[data-figure="chart-curves"] .legendtext')
+    expect(legend).to_have_count(2)
+    names = legend.all_text_contents()
+    assert names == ["train_loss", "val_ndcg_at_10"]
+    assert page.inner_text('[data-field="epochs_done"]') == "3"
+    assert_not_reloaded(page)
+    screenshot("run-detail-live")
+
+    page.click("text=Cancel run")
+    assert TrainingRun.objects.get(pk=run.pk).cancel_requested
+    TrainingRun.objects.filter(pk=run.pk).update(status="cancelled", error="Cancelled.")
+    page.wait_for_selector("#run-status .status-cancelled")
+
+
+def test_rater_browser_and_what_if(operator_page, live_server, catalog, operator, screenshot):
+    popularity, knn = launch("popularity"), launch("itemknn")
+    services.training_run_activate(run=knn, activated_by=operator)
+    page = operator_page
+
+    page.click("nav >> text=Raters")
+    page.fill("#rater-q", "g0r")
+    page.press("#rater-q", "Enter")
+    assert page.locator("#rater-results tbody tr").count() == 12
+    page.click("#rater-results >> text=g0r1")
+    page.select_option("select[name=run]", str(popularity.pk))
+    page.click(".run-picker button")
+    lists = page.locator("section.reco")
+    assert lists.count() == 2
+    assert "Because you rated" in lists.nth(0).inner_text()
+    assert "Popular" in lists.nth(1).inner_text()
+    assert page.locator("#rater-history tbody tr").count() == 7
+    screenshot("rater-recommendations")
+
+    page.click("text=Open in what-if")
+    page.wait_for_url(re.compile(r"/operator/what-if/$"))
+    assert page.locator("#what-if-history tbody tr").count() == 7
+    page.click("text=Clear all")
+    assert "No ratings yet" in page.inner_text("main")
+    page.fill("#id_item", "i8")
+    page.fill("#id_value", "5")
+    page.click("button[name=add]")
+    first = page.locator("section.reco").first
+    assert "Because you rated “Item 8”" in first.inner_text()
+    titles = first.locator("ol.reco-list > li > a").all_inner_texts()
+    assert set(titles[:7]) == {f"Item {n}" for n in range(9, 16)}
+    page.fill("#id_item", "nothing like this")
+    page.click("button[name=add]")
+    assert "No item has the id or a title like" in page.inner_text("#what-if-add")
+    screenshot("what-if")
+    assert Interaction.objects.count() == 168
+
+
+def test_item_page_for_operators(operator_page, live_server, catalog, operator, screenshot):
+    popularity, knn = launch("popularity"), launch("itemknn")
+    services.training_run_activate(run=knn, activated_by=operator)
+    item = Item.objects.get(external_id="i3")
+    page = operator_page
+
+    page.goto(f"{live_server.url}/operator/items/{item.pk}/?run={popularity.pk}")
+    page.wait_for_selector(".chart-plot .main-svg")
+
+    assert page.locator(".chart-plot .gtitle").text_content() == "Ratings of Item 3"
+    lists = page.locator("section.reco")
+    assert "Item-item similarity of itemknn" in lists.nth(0).inner_text()
+    assert "Co-occurrence" in lists.nth(1).inner_text()
+    similar = lists.nth(0).locator("ol.reco-list > li > a").all_inner_texts()
+    assert set(similar) == {f"Item {n}" for n in range(8)} - {"Item 3"}
+    screenshot("item-inspect")
+
+
+def test_operator_trains_compares_activates_rolls_back_and_browses_a_rater(
+    operator_page, live_server, catalog, screenshot
+):
+    page = operator_page
+
+    # Launch a popularity baseline and put it in service.
+    page.click("nav >> text=Runs")
+    page.select_option("#id_algorithm", "popularity")
+    page.click("#launch-form button[type=submit]")
+    page.wait_for_selector("#run-status .status-succeeded")
+    assert "ndcg_at_10" in page.inner_text("table.metrics")
+    page.click("button:has-text('Activate')")
+    page.wait_for_selector("text=now serves")
+    popularity = TrainingRun.objects.get(algorithm="popularity")
+
+    # Launch item-kNN with a hyper-parameter of our own.
+    page.click("nav >> text=Runs")
+    page.select_option("#id_algorithm", "itemknn")
+    page.fill("#id_itemknn__neighbours", "50")
+    page.click("#launch-form button[type=submit]")
+    page.wait_for_selector("#run-status .status-succeeded")
+    knn = TrainingRun.objects.get(algorithm="itemknn")
+    assert knn.config["neighbours"] == 50
+    assert "<code>50</code>" in page.inner_html("main")
+    screenshot("e2e-run-detail")
+
+    # Compare the two runs and activate the better one.
+    page.click("nav >> text=Runs")
+    page.check(f'input[name=runs][value="{popularity.pk}"]')
+    page.check(f'input[name=runs][value="{knn.pk}"]')
+    page.click("text=Compare selected runs")
+    page.wait_for_selector(".chart-plot .main-svg")
+    assert "Comparable: same protocol (P1)" in page.inner_text("main")
+    verdict = page.locator("table.significance tbody tr").first.inner_text()
+    assert "significant" in verdict
+    assert knn.metrics["ndcg_at_10"] > popularity.metrics["ndcg_at_10"]
+    screenshot("e2e-compare")
+    page.click(f"text=Activate run {knn.pk} (itemknn)")
+    page.wait_for_selector(
+        f"text=Run {knn.pk} (itemknn) now serves (replacing run {popularity.pk})"
+    )
+
+    # Roll back from the model registry.
+    page.click("nav >> text=Models")
+    assert f"Run {knn.pk} · itemknn" in page.inner_text("#serving-run")
+    page.click(f"text=Roll back to run {popularity.pk} (popularity)")
+    page.wait_for_selector(f"#serving-run >> text=Run {popularity.pk} · popularity")
+    assert page.locator("#activation-history tbody tr").count() == 3
+    assert TrainingRun.objects.get(is_active=True) == popularity
+    screenshot("e2e-model-registry")
+
+    # Browse a rater: the serving (popularity) list beside item-kNN's, each with its reason.
+    page.click("nav >> text=Raters")
+    page.fill("#rater-q", "g1r3")
+    page.press("#rater-q", "Enter")
+    page.select_option("select[name=run]", str(knn.pk))
+    page.click(".run-picker button")
+    serving, other = page.locator("section.reco").nth(0), page.locator("section.reco").nth(1)
+    assert "Popular" in serving.inner_text()
+    first = other.locator("ol.reco-list > li").first
+    assert first.locator("a").inner_text() == "Item 11"
+    assert re.search(r"Because you rated “Item \d+” and “Item \d+”", first.inner_text())
+    screenshot("e2e-rater")
