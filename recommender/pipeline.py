@@ -29,6 +29,7 @@ from recommender.algorithms.base import (
 from recommender.data import Interactions, interactions_from_frame, user_batch
 from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating, per_user_ranking
 from recommender.evaluation.splits import kfold_split, leave_last_out, stratified_split
+from recommender.rerank import Diversified
 
 logger = logging.getLogger(__name__)
 
@@ -130,12 +131,19 @@ def run_protocol(
     signal: Signal | None = None,
     k: int = 10,
     item_features: Any = None,
+    diversity: float = 0.0,
 ) -> ProtocolResult:
-    """Split ``frame`` by ``protocol``, fit a model on the training part and measure it."""
+    """Split ``frame`` by ``protocol``, fit a model on the training part and measure it.
+
+    With ``diversity`` > 0 and ``item_features`` (a frame of genre flags indexed by item id),
+    the ranking is re-ranked with MMR as serving does, so the metrics show its effect.
+    """
     options = options or TrainOptions()
     signal = signal or Signal()
     model = build_model(algorithm, config)
     data = signal.apply(frame, explicit=model.predicts_ratings)
+    if diversity > 0 and item_features is not None and protocol in ("p1", "p3"):
+        model = Diversified(model, item_features, diversity)  # type: ignore[assignment]
     runner = {"p1": _run_p1, "p2": _run_p2, "p3": _run_p3}.get(protocol)
     if runner is None:
         raise ConfigError(

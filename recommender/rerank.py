@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
 
 def mmr(scores: np.ndarray, features: np.ndarray, n: int, diversity: float) -> np.ndarray:
@@ -49,3 +52,56 @@ def intra_list_diversity(features: np.ndarray) -> float:
     similarity = unit @ unit.T
     upper = np.triu_indices(len(features), k=1)
     return float(np.mean(1 - similarity[upper]))
+
+
+class Diversified:
+    """A fitted-model wrapper whose ``recommend`` re-ranks the top candidates with MMR.
+
+    Evaluation goes through it so that offline metrics show what serving at this diversity
+    gives. Everything else (``score``, ``name``, ...) is the wrapped model's.
+    """
+
+    def __init__(
+        self, model: Any, item_features: pd.DataFrame, diversity: float, pool_factor: int = 3
+    ) -> None:
+        self.model = model
+        self.item_features = item_features
+        self.diversity = diversity
+        self.pool_factor = pool_factor
+        self.features: np.ndarray | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def fit(self, data: Any, options: Any = None, on_epoch: Any = None) -> None:
+        self.model.fit(data, options, on_epoch)
+        frame = self.item_features.copy()
+        frame.index = frame.index.astype(str)
+        self.features = frame.reindex(data.items.ids(), fill_value=0).to_numpy(dtype=float)
+
+    def recommend(
+        self, batch: Any, n: int, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        pool = min(self.pool_factor * n, self.model.n_items)
+        idx, scores = self.model.recommend(batch, pool, exclude_history)
+        assert self.features is not None, "fit the wrapper before recommending"
+        out_idx = np.empty((len(idx), min(n, pool)), dtype=np.int64)
+        out_scores = np.empty(out_idx.shape, dtype=scores.dtype)
+        for row in range(len(idx)):
+            finite = np.isfinite(scores[row])
+            order = mmr(scores[row][finite], self.features[idx[row][finite]], n, self.diversity)
+            picked = np.concatenate([idx[row][finite][order], idx[row][~finite]])[
+                : out_idx.shape[1]
+            ]
+            values = np.concatenate([scores[row][finite][order], scores[row][~finite]])
+            out_idx[row], out_scores[row] = picked, values[: out_idx.shape[1]]
+        return out_idx, out_scores
+
+
+def genre_features(genres: pd.Series) -> pd.DataFrame:
+    """One-hot genre flags from a Series of genre lists indexed by item id."""
+    exploded = genres.explode().dropna()
+    if exploded.empty:
+        return pd.DataFrame(index=genres.index)
+    flags = pd.crosstab(exploded.index, exploded).clip(upper=1).astype(float)
+    return flags.reindex(genres.index, fill_value=0.0)

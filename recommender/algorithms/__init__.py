@@ -13,8 +13,11 @@ from recommender.algorithms.base import Recommender
 from recommender.algorithms.ease import EASE
 from recommender.algorithms.gru4rec import GRU4Rec
 from recommender.algorithms.itemknn import ItemKNN
+from recommender.algorithms.lightgcn import LightGCN
 from recommender.algorithms.popularity import Popularity
 from recommender.algorithms.sasrec import SASRec
+from recommender.algorithms.side_features import SideFeatures
+from recommender.algorithms.text_cnn import TextCNN
 
 ALGORITHMS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
@@ -22,6 +25,9 @@ ALGORITHMS: dict[str, type[Recommender]] = {
     "ease": EASE,
     "gru4rec": GRU4Rec,
     "sasrec": SASRec,
+    "lightgcn": LightGCN,
+    "text_cnn": TextCNN,
+    "side_features": SideFeatures,
 }
 
 

@@ -97,6 +97,9 @@ class SideFeaturesConfig(AlgorithmConfig):
     fold_in_steps: int = 50
     # Learning rate of those fold-in steps; 1e-3-0.5.
     fold_in_lr: float = 0.05
+    # L2 weight on that extra vector: with one or two revealed items a weak pull towards zero
+    # lets the vector chase those items and lose the popular ones; 0-10.
+    fold_in_reg: float = 0.1
 
     def validate(self) -> None:
         check_range("factors", self.factors, 1, 4096)
@@ -112,6 +115,7 @@ class SideFeaturesConfig(AlgorithmConfig):
         check_range("patience", self.patience, 0, 100_000)
         check_range("fold_in_steps", self.fold_in_steps, 0, 100_000)
         check_range("fold_in_lr", self.fold_in_lr, 1e-7, 10.0)
+        check_range("fold_in_reg", self.fold_in_reg, 0.0, 1000.0)
 
 
 # --- attribute tokens ---------------------------------------------------------------------------
@@ -424,7 +428,7 @@ class SideFeatures(Recommender):
         biases: torch.Tensor,
     ) -> torch.Tensor:
         """An extra vector per new rater fitted to their history (zeros when it is empty)."""
-        reg = self.config.reg
+        reg = self.config.fold_in_reg
 
         def loss_fn(params, rows, positives, negatives):  # noqa: ANN001, ANN202 - see fold_in
             users = base[rows] + params[0][rows]

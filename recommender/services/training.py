@@ -17,12 +17,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.utils import timezone
 
+from catalog.models import Item
 from catalog.selectors import ratings_frame
 from recommender.algorithms import UnknownAlgorithm
 from recommender.algorithms.base import ConfigError, TrainOptions
 from recommender.artifacts import save_artifact
 from recommender.evaluation.significance import per_user_columns
-from recommender.models import EpochMetric, PerUserMetrics, TrainingRun
+from recommender.models import EpochMetric, PerUserMetrics, ServingPolicy, TrainingRun
 from recommender.pipeline import (
     PROTOCOLS,
     Signal,
@@ -31,6 +32,7 @@ from recommender.pipeline import (
     fit_for_serving,
     run_protocol,
 )
+from recommender.rerank import genre_features
 from recommender.services.retraining import quality_gate
 from recommender.training import TrainingCancelled
 
@@ -157,10 +159,20 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
     )
     recorder = _EpochRecorder(run)
     _phase(run, "evaluating")
+    diversity = ServingPolicy.current().diversity
     result = run_protocol(
-        frame, run.algorithm, run.config, run.protocol, options, recorder.evaluation, signal
+        frame,
+        run.algorithm,
+        run.config,
+        run.protocol,
+        options,
+        recorder.evaluation,
+        signal,
+        item_features=_genre_features(),
+        diversity=diversity,
     )
-    run.metrics = result.metrics
+    # Measured as served: with the policy's diversity re-ranking, recorded beside the figures.
+    run.metrics = {**result.metrics, "serving_diversity": float(diversity)}
     if result.per_user is not None:  # kept for paired tests on the compare page
         PerUserMetrics.objects.update_or_create(
             run=run, defaults={"columns": per_user_columns(result.per_user)}
@@ -208,6 +220,13 @@ def _heartbeat(run_id: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def _genre_features() -> pd.DataFrame | None:
+    """Genre flags of every item, indexed by item id (None when no item has genres)."""
+    rows = Item.objects.exclude(genres=[]).values_list("pk", "genres")
+    genres = pd.Series({str(pk): values for pk, values in rows}, dtype=object)
+    return genre_features(genres) if len(genres) else None
 
 
 class _EpochRecorder:

@@ -16,6 +16,7 @@ from recommender.cli import json_object
 from recommender.data import interactions_from_frame
 from recommender.evaluation.protocols import evaluate_rating
 from recommender.pipeline import PROTOCOLS, Signal, build_model, run_protocol
+from recommender.rerank import genre_features
 
 
 class Command(BaseCommand):
@@ -40,6 +41,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--device", default="cpu")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--items", type=Path, help="item file with genres (e.g. u.item)")
+        parser.add_argument(
+            "--diversity",
+            type=float,
+            default=0.0,
+            help="MMR re-ranking over genres as served, 0–1 (needs --items)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         params = json_object(options["params"], "--params")
@@ -67,6 +75,8 @@ class Command(BaseCommand):
                     train_options,
                     signal=signal,
                     k=options["k"],
+                    item_features=read_genres(options["items"]) if options["items"] else None,
+                    diversity=options["diversity"],
                 )
                 result = {
                     "metrics": outcome.metrics,
@@ -152,3 +162,16 @@ def _explicit_test(
         "fit_seconds": fit_seconds,
         "evaluate_seconds": time.perf_counter() - started - fit_seconds,
     }
+
+
+def read_genres(path: Path) -> pd.DataFrame:
+    """Genre flags per item id from any item file the importer reads."""
+    options = importers.ReadOptions(kind="items")
+    frames = []
+    try:
+        for chunk in importers.read_items(path, options):
+            frames.append(chunk.frame[["external_id", "genres"]])
+    except importers.ImportFileError as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+    items = pd.concat(frames, ignore_index=True)
+    return genre_features(items.set_index("external_id")["genres"])
