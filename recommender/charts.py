@@ -25,9 +25,11 @@ def training_curves(frame: pd.DataFrame) -> go.Figure:
         margin={"l": 60, "r": 60, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.25},
     )
-    fig.update_xaxes(title_text="epoch")
+    # Whole epochs only: about ten ticks whatever the number of epochs.
+    epochs = int(frame.index.max()) if len(frame.index) else 1
+    fig.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, -(-epochs // 10)))
     fig.update_yaxes(title_text="training loss", secondary_y=False)
-    fig.update_yaxes(title_text="validation metric", secondary_y=True)
+    fig.update_yaxes(title_text="validation metric (0–1)", secondary_y=True)
     return fig
 
 
@@ -38,8 +40,9 @@ def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.
         yaxis_title=y,
         template="plotly_white",
         height=height,
-        margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 20, "t": 80, "b": 60},
+        # Above the plot, under the title: clear of rotated axis labels and the axis title.
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
     )
     return fig
 
@@ -81,7 +84,20 @@ def paired_differences(differences: dict[str, pd.Series], baseline: str) -> go.F
     )
 
 
-def item_ratings(value_counts: pd.DataFrame, title: str) -> go.Figure:
-    """Bar chart of how many times each rating value was given to one item."""
-    fig = go.Figure(go.Bar(x=value_counts["value"], y=value_counts["count"], name="ratings"))
-    return _style(fig, title, "rating value (stars)", "number of ratings", height=320)
+def item_ratings(
+    value_counts: pd.DataFrame, title: str, scale: tuple[float, float] | None = None
+) -> go.Figure:
+    """Bar chart of how many times each rating value was given to one item.
+
+    ``scale`` (lowest, highest rating) fixes the x axis to the whole rating scale, so a few
+    values are not stretched across the chart.
+    """
+    fig = go.Figure(
+        go.Bar(x=value_counts["value"], y=value_counts["count"], name="ratings", width=0.4)
+    )
+    fig = _style(fig, title, "rating value (stars)", "number of ratings", height=320)
+    if scale is not None:
+        low, high = scale
+        step = 0.5 if (low % 1 or high % 1) else 1.0
+        fig.update_xaxes(range=[low - step, high + step], dtick=step)
+    return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -163,7 +164,8 @@ def item_inspect(request: HttpRequest, item_id: int) -> HttpResponse:
     figures = {}
     if stats.ratings:
         title = f"Ratings of {item.display_title}"
-        figures["ratings"] = charts.item_ratings(stats.value_counts, title[:80])
+        scale = (settings.RECSITE_RATING_MIN, settings.RECSITE_RATING_MAX)
+        figures["ratings"] = charts.item_ratings(stats.value_counts, title[:80], scale)
     context = _side_by_side_context(request)
     lists = [inspection.similar_items(context["active_run"], item, LIST_LENGTH)]
     if context["other_run"] is not None:

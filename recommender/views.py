@@ -155,8 +155,18 @@ def run_compare(request: HttpRequest) -> HttpResponse:
         comparison = selectors.run_comparison(run_ids=_baseline_first(chosen, request))
         context["comparison"] = comparison
         context["charts"] = figure_payload(_comparison_figures(comparison))
-        context["test_rows"] = [(run, comparison.tests.get(run.pk)) for run in comparison.runs[1:]]
+        context["test_rows"] = [
+            (run, test, _p_value(test and test.t_pvalue), _p_value(test and test.wilcoxon_pvalue))
+            for run in comparison.runs[1:]
+            for test in [comparison.tests.get(run.pk)]
+        ]
     return render(request, "recommender/run_compare.html", context)
+
+
+def _p_value(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
 def _int_list(values: list[str]) -> list[int]:

@@ -22,6 +22,11 @@
           el.querySelectorAll("[data-field]").forEach(function (f) {
             var key = f.dataset.field;
             if (key === "progress") return;
+            if (key === "status" && typeof job.status === "string") {
+              f.textContent = job.status.charAt(0).toUpperCase() + job.status.slice(1);
+              f.className = "status status-" + job.status;
+              return;
+            }
             if (job[key] !== undefined && job[key] !== null) f.textContent = job[key];
           });
           el.querySelectorAll("progress[data-progress]").forEach(function (bar) {

@@ -19,6 +19,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "operator-pw-123"
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Hash the test passwords cheaply: creating and logging in the operator is then instant."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def catalog(db):
     """Two taste groups of 12 raters over 8 items each; each rater misses one item of theirs."""
