@@ -19,4 +19,6 @@ urlpatterns = [
     ),
     path("items/<int:item_id>/similar/", apis.SimilarItemsApi.as_view(), name="api-similar-items"),
     path("metrics/", apis.MetricsApi.as_view(), name="api-metrics"),
+    path("searches/", apis.SearchListCreateApi.as_view(), name="api-search-list"),
+    path("searches/<int:search_id>/", apis.SearchDetailApi.as_view(), name="api-search-detail"),
 ]

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from catalog.models import Interaction, Item, Rater
 from catalog.permissions import ManageScope, ReadScope
 from recommender import selectors, services
-from recommender.models import TrainingRun
+from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
 from recommender.serving import Filters, recommend_for_rater, similar_items
 
@@ -288,3 +288,77 @@ class MetricsApi(APIView):
                 },
             }
         )
+
+
+class SearchOutputSerializer(serializers.ModelSerializer):
+    is_finished = serializers.BooleanField(read_only=True)
+    trials_done = serializers.SerializerMethodField()
+    best_config = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HyperparameterSearch
+        fields = [
+            "id",
+            "algorithm",
+            "space",
+            "sampler",
+            "metric",
+            "max_trials",
+            "time_budget_seconds",
+            "seed",
+            "status",
+            "is_finished",
+            "trials_done",
+            "best_run",
+            "best_value",
+            "best_config",
+            "final_run",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_trials_done(self, search: HyperparameterSearch) -> int:
+        return search.trials.filter(protocol="p1-inner").count()
+
+    def get_best_config(self, search: HyperparameterSearch) -> dict | None:
+        return search.best_run.config if search.best_run else None
+
+
+class SearchListCreateApi(APIView):
+    """Launch a hyper-parameter search (random or TPE) bounded by trials and/or time."""
+
+    permission_classes = [ManageScope]
+
+    class InputSerializer(serializers.Serializer):
+        algorithm = serializers.CharField()
+        space = serializers.JSONField(required=False, default=dict)
+        sampler = serializers.ChoiceField(choices=["random", "tpe"], default="tpe")
+        max_trials = serializers.IntegerField(default=20, min_value=1, max_value=200)
+        time_budget_seconds = serializers.IntegerField(default=0, min_value=0)
+        seed = serializers.IntegerField(default=42, min_value=0)
+
+    @extend_schema(responses=SearchOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        searches = HyperparameterSearch.objects.all()[:100]
+        return Response(SearchOutputSerializer(searches, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: SearchOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            search = services.search_create(**serializer.validated_data, created_by=request.user)
+        except services.TrainingConfigError as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+        return Response(SearchOutputSerializer(search).data, status=status.HTTP_201_CREATED)
+
+
+class SearchDetailApi(APIView):
+    permission_classes = [ManageScope]
+
+    @extend_schema(responses=SearchOutputSerializer)
+    def get(self, request: Request, search_id: int) -> Response:
+        search = get_object_or_404(HyperparameterSearch, pk=search_id)
+        return Response(SearchOutputSerializer(search).data)

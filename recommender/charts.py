@@ -101,3 +101,36 @@ def item_ratings(
         step = 0.5 if (low % 1 or high % 1) else 1.0
         fig.update_xaxes(range=[low - step, high + step], dtick=step)
     return fig
+
+
+def search_trials(frame: pd.DataFrame, metric: str) -> go.Figure:
+    """Each trial's score (points) and the best so far (line), by trial number."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=frame["trial"],
+            y=frame["value"],
+            mode="markers",
+            name="trial",
+            text=frame["config"],
+            hovertemplate="%{text}<br>%{y:.4f}",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["trial"],
+            y=frame["value"].cummax(),
+            mode="lines",
+            name="best so far",
+            line={"shape": "hv"},
+        )
+    )
+    fig.update_layout(
+        title=f"Search trials: {metric} on the inner validation split",
+        template="plotly_white",
+        height=340,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
+    fig.update_xaxes(title_text="trial")
+    fig.update_yaxes(title_text=metric)
+    return fig

@@ -35,7 +35,11 @@ class TrainingRun(models.Model):
     is_active = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
-    trigger = models.CharField(max_length=20, default="manual")  # manual, schedule, threshold
+    trigger = models.CharField(max_length=20, default="manual")  # manual, schedule, threshold, search
+    search = models.ForeignKey(
+        "HyperparameterSearch", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="trials",
+    )
     gate = models.TextField(blank=True)  # the quality gate's verdict for automatic retrains
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -174,3 +178,50 @@ class PerUserMetrics(models.Model):
 
     def __str__(self) -> str:
         return f"per-user metrics of run {self.run_id}"
+
+
+class HyperparameterSearch(models.Model):
+    """A parent job whose trials are ordinary training runs, scored on an inner split."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    algorithm = models.CharField(max_length=50)
+    space = models.JSONField(default=dict)
+    sampler = models.CharField(max_length=10, default="tpe")
+    metric = models.CharField(max_length=50, default="ndcg_at_10")
+    max_trials = models.IntegerField(default=20)
+    time_budget_seconds = models.IntegerField(default=0)  # 0: no time limit
+    seed = models.IntegerField(default=42)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    best_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    best_value = models.FloatField(null=True, blank=True)
+    final_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"search {self.pk} ({self.algorithm}, {self.sampler})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL

@@ -37,6 +37,7 @@ PROTOCOLS = {
     "p1": "random per-user 75/25 split, top-k ranking",
     "p2": "rating prediction, 5-fold random split (mean RMSE/MAE)",
     "p3": "temporal leave-last-out, next-item ranking",
+    "p1-inner": "P1 on an inner 75/25 split of P1's train part (for tuning; never sees P1 test)",
 }
 
 
@@ -144,7 +145,9 @@ def run_protocol(
     data = signal.apply(frame, explicit=model.predicts_ratings)
     if diversity > 0 and item_features is not None and protocol in ("p1", "p3"):
         model = Diversified(model, item_features, diversity)  # type: ignore[assignment]
-    runner = {"p1": _run_p1, "p2": _run_p2, "p3": _run_p3}.get(protocol)
+    runner = {"p1": _run_p1, "p2": _run_p2, "p3": _run_p3, "p1-inner": _run_p1_inner}.get(
+        protocol
+    )
     if runner is None:
         raise ConfigError(
             "protocol", f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
@@ -184,6 +187,19 @@ def _run_p1(
         lambda: per_user_ranking(model, train, split.test, k=k, with_auc=False)
     )
     return ProtocolResult(model, train, metrics, fit_seconds, seconds + per_user_seconds, per_user)
+
+
+def _run_p1_inner(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+) -> ProtocolResult:
+    """Hyper-parameter search scores trials here, so P1's test rows never choose a setting."""
+    outer = stratified_split(data, ratio=0.75, seed=options.seed)
+    return _run_p1(model, outer.train, options, on_epoch, k, item_features)
 
 
 def _run_p2(

@@ -25,3 +25,9 @@ def stale_runs_fail_task() -> int:
 @shared_task
 def retrain_check_task() -> None:
     services.retrain_check()
+
+
+@shared_task
+def training_search_run_task(search_id: int) -> None:
+    """Routed to the training queue with the runs: its trials train in this task, one by one."""
+    services.search_run(search_id=search_id)

@@ -1,12 +1,19 @@
 from django.urls import path
 
-from recommender import dashboard_views, policy_views, user_views, views
+from recommender import dashboard_views, policy_views, search_views, user_views, views
 
 app_name = "recommender"
 
 urlpatterns = [
     path("for-you/", user_views.for_you, name="for-you"),
     path("operator/policy/", policy_views.serving_policy, name="serving-policy"),
+    path("operator/searches/", search_views.search_list, name="search-list"),
+    path("operator/searches/<int:search_id>/", search_views.search_detail, name="search-detail"),
+    path(
+        "operator/searches/<int:search_id>/cancel/",
+        search_views.search_cancel,
+        name="search-cancel",
+    ),
     path("welcome/", user_views.onboarding, name="onboarding"),
     path("operator/runs/", views.run_list, name="run-list"),
     path("operator/runs/<int:run_id>/", views.run_detail, name="run-detail"),

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from recommender.algorithms.base import AlgorithmConfig, check_range
+from recommender.algorithms.base import check_range
 from recommender.algorithms.sequential import SequenceConfig, SequenceNet, SequenceRecommender
 
 
@@ -87,9 +87,3 @@ class GRU4Rec(SequenceRecommender):
 
     def build_net(self, n_items: int) -> GRU4RecNet:
         return GRU4RecNet(n_items, self.config)
-
-    @classmethod
-    def from_state(cls, config: AlgorithmConfig, state: dict[str, Any]) -> GRU4Rec:
-        model = super().from_state(config, state)
-        assert isinstance(model, GRU4Rec)
-        return model

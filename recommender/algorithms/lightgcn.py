@@ -170,9 +170,9 @@ class LightGCN(Recommender):
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
         "layers": 2,
-        "epochs": 30,
-        "batch_size": 64,
-        "lr": 0.02,
+        "epochs": 40,
+        "batch_size": 256,
+        "lr": 0.05,
     }
     config: LightGCNConfig
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from recommender.algorithms.base import AlgorithmConfig, check_range
+from recommender.algorithms.base import ConfigError, check_range
 from recommender.algorithms.sequential import (
     SequenceConfig,
     SequenceNet,
@@ -57,7 +57,7 @@ class SASRecConfig(SequenceConfig):
         check_range("blocks", self.blocks, 1, 24)
         check_range("heads", self.heads, 1, 64)
         if self.hidden % self.heads:
-            check_range("heads", self.heads, 0, -1)  # reports the field with its value
+            raise ConfigError("heads", f"must divide hidden ({self.hidden}), got {self.heads}")
 
 
 class SASRecNet(SequenceNet):
@@ -101,9 +101,3 @@ class SASRec(SequenceRecommender):
 
     def build_net(self, n_items: int) -> SASRecNet:
         return SASRecNet(n_items, self.config)
-
-    @classmethod
-    def from_state(cls, config: AlgorithmConfig, state: dict[str, Any]) -> SASRec:
-        model = super().from_state(config, state)
-        assert isinstance(model, SASRec)
-        return model

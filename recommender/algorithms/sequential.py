@@ -30,6 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# A module import, not names: recommender.training imports this package (through base), so
+# its names may not exist yet while the registry is being imported.
+from recommender import training
 from recommender.algorithms.base import (
     AlgorithmConfig,
     ConfigError,
@@ -39,10 +42,6 @@ from recommender.algorithms.base import (
     check_range,
 )
 from recommender.data import Interactions, UserBatch
-
-# A module import, not names: recommender.training imports this package (through base), so
-# the names may not exist yet while the registry is being imported.
-from recommender import training
 
 PAD = 0
 IGNORE = -100  # F.cross_entropy's default ignore_index: padded targets add nothing to the loss
@@ -180,7 +179,8 @@ def history_sequences(history: sp.csr_matrix) -> list[np.ndarray]:
     the order pass ``UserBatch.sequences``.
     """
     history = history.tocsr()
-    return [np.sort(history.indices[a:b]) for a, b in zip(history.indptr, history.indptr[1:])]
+    bounds = zip(history.indptr[:-1], history.indptr[1:], strict=True)
+    return [np.sort(history.indices[a:b]) for a, b in bounds]
 
 
 def length_batches(

@@ -238,8 +238,8 @@ class SideFeatures(Recommender):
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
         "epochs": 40,
-        "batch_size": 64,
-        "lr": 0.02,
+        "batch_size": 256,
+        "lr": 0.05,
         "user_id_dropout": 0.0,
         "item_id_dropout": 0.0,
     }

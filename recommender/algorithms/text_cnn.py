@@ -279,8 +279,8 @@ class TextCNN(Recommender):
         "token_dim": 8,
         "channels": 8,
         "epochs": 40,
-        "batch_size": 64,
-        "lr": 0.02,
+        "batch_size": 256,
+        "lr": 0.05,
         "id_dropout": 0.0,
     }
     config: TextCNNConfig

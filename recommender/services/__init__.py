@@ -5,6 +5,7 @@ from recommender.services.activation import (
     recommendations_precompute,
     training_run_activate,
 )
+from recommender.services.search import search_cancel, search_create, search_run
 from recommender.services.retraining import quality_gate, retrain_check, retrain_due
 from recommender.services.training import (
     TrainingConfigError,
@@ -19,6 +20,9 @@ from recommender.services.training import (
 __all__ = [
     "ActivationError",
     "quality_gate",
+    "search_cancel",
+    "search_create",
+    "search_run",
     "retrain_check",
     "retrain_due",
     "TrainingConfigError",

@@ -64,6 +64,7 @@ def training_run_create(
     created_by: AbstractBaseUser | AnonymousUser | None = None,
     enqueue: bool = True,
     trigger: str = "manual",
+    search: Any = None,
 ) -> TrainingRun:
     """Validate a launch and queue it on the training queue after commit."""
     try:
@@ -90,6 +91,7 @@ def training_run_create(
         epochs_total=2 * epochs,  # the evaluation fit, then the fit on all data for serving
         created_by=user,
         trigger=trigger,
+        search=search,
     )
     if enqueue:
         from recommender.tasks import training_run_execute_task
@@ -184,6 +186,12 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
         _phase(run, "quality gate")
         verdict = quality_gate(run, frame, options, signal)
         run.gate, ship = verdict.message, verdict.passed
+    run.timings = {
+        "fit_seconds": round(result.fit_seconds, 3),
+        "evaluate_seconds": round(result.evaluate_seconds, 3),
+    }
+    if run.protocol == "p1-inner":  # a search trial: scored for tuning, never served
+        return False
     _phase(run, "fitting for serving")
     model, train = fit_for_serving(
         frame, run.algorithm, run.config, options, signal, recorder.serving
@@ -193,10 +201,6 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
         model, train.users, train.items, Path(settings.MEDIA_ROOT) / relative, run.metrics
     )
     run.artifact.name = relative
-    run.timings = {
-        "fit_seconds": round(result.fit_seconds, 3),
-        "evaluate_seconds": round(result.evaluate_seconds, 3),
-    }
     return ship
 
 
