@@ -70,7 +70,10 @@ class Interaction(models.Model):
         SITE = "site"
         API = "api"
 
-    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="interactions")
+    # No separate rater index: the unique (rater, item, event_type) index starts with it.
+    rater = models.ForeignKey(
+        Rater, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
     event_type = models.CharField(max_length=20, choices=EventType.choices, default="rating")
     value = models.FloatField()
@@ -87,7 +90,6 @@ class Interaction(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["item"]),
             models.Index(fields=["occurred_at"]),
             # A rater's latest interaction decides whether their precomputed list is fresh.
             models.Index(fields=["rater", "occurred_at"], name="interaction_rater_time"),

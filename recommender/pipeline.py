@@ -12,7 +12,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from recommender.algorithms.base import (
     ValidationData,
 )
 from recommender.data import Interactions, interactions_from_frame, user_batch
+from recommender.evaluation import coldstart
 from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating, per_user_ranking
 from recommender.evaluation.splits import kfold_split, leave_last_out, stratified_split
 from recommender.rerank import Diversified
@@ -38,6 +40,8 @@ PROTOCOLS = {
     "p2": "rating prediction, 5-fold random split (mean RMSE/MAE)",
     "p3": "temporal leave-last-out, next-item ranking",
     "p1-inner": "P1 on an inner 75/25 split of P1's train part (for tuning; never sees P1 test)",
+    "new-items": "cold-start items: 10% of items held out, ranked from their features only",
+    "new-raters": "cold-start raters: 10% of raters held out, 0/1/3/5 interactions revealed",
 }
 
 
@@ -133,11 +137,16 @@ def run_protocol(
     k: int = 10,
     item_features: Any = None,
     diversity: float = 0.0,
+    user_features: pd.DataFrame | None = None,
 ) -> ProtocolResult:
     """Split ``frame`` by ``protocol``, fit a model on the training part and measure it.
 
     With ``diversity`` > 0 and ``item_features`` (a frame of genre flags indexed by item id),
     the ranking is re-ranked with MMR as serving does, so the metrics show its effect.
+
+    The cold-start protocols read ``item_features`` as the item content frame (indexed by
+    item id: ``title``, ``genres`` list, optional ``description``; required by "new-items")
+    and ``user_features`` as rater attributes (indexed by rater id; used by "new-raters").
     """
     options = options or TrainOptions()
     signal = signal or Signal()
@@ -145,9 +154,13 @@ def run_protocol(
     data = signal.apply(frame, explicit=model.predicts_ratings)
     if diversity > 0 and item_features is not None and protocol in ("p1", "p3"):
         model = Diversified(model, item_features, diversity)  # type: ignore[assignment]
-    runner = {"p1": _run_p1, "p2": _run_p2, "p3": _run_p3, "p1-inner": _run_p1_inner}.get(
-        protocol
-    )
+    runner = {
+        "p1": _run_p1,
+        "p2": _run_p2,
+        "p3": _run_p3,
+        "p1-inner": _run_p1_inner,
+        **_cold_start_runners(user_features),
+    }.get(protocol)
     if runner is None:
         raise ConfigError(
             "protocol", f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
@@ -281,3 +294,60 @@ def fit_for_serving(
     train = interactions_from_frame(data)
     model.fit(train, options, on_epoch)
     return model, train
+
+
+def _cold_start_runners(user_features: pd.DataFrame | None) -> dict[str, Callable[..., Any]]:
+    """The cold-start runners, with the rater attributes the P1-P3 runners do not take."""
+    return {
+        "new-items": _run_new_items,
+        "new-raters": partial(_run_new_raters, user_features=user_features),
+    }
+
+
+def _run_new_items(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+) -> ProtocolResult:
+    """EVALUATION.md new items: the held-out items are the only candidates."""
+    if not isinstance(item_features, pd.DataFrame):
+        raise ConfigError("item_features", "the new-items protocol needs an item feature frame")
+    split = coldstart.new_items_split(data, item_features, seed=options.seed)
+    train = coldstart.new_items_interactions(split)
+    fit_seconds = _timed_fit(model, train, options, on_epoch)
+    metrics, seconds = _timed(
+        lambda: coldstart.evaluate_new_items(model, train, split, k=k, seed=options.seed)
+    )
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+
+
+def _run_new_raters(
+    model: Recommender,
+    data: pd.DataFrame,
+    options: TrainOptions,
+    on_epoch: EpochCallback | None,
+    k: int,
+    item_features: Any,
+    user_features: pd.DataFrame | None = None,
+) -> ProtocolResult:
+    """EVALUATION.md new raters; figures are prefixed ``reveal<k>_`` per revealed count."""
+    split = coldstart.new_raters_split(data, seed=options.seed)
+    content = item_features if isinstance(item_features, pd.DataFrame) else None
+    train = replace(
+        interactions_from_frame(split.train), user_features=user_features, item_features=content
+    )
+    fit_seconds = _timed_fit(model, train, options, on_epoch)
+    results, seconds = _timed(
+        lambda: coldstart.evaluate_new_raters(
+            model, train, split, user_features, k=k, seed=options.seed
+        )
+    )
+    metrics = {
+        f"reveal{count}_{name}": value
+        for count, figures in results.items()
+        for name, value in figures.items()
+    }
+    return ProtocolResult(model, train, metrics, fit_seconds, seconds)

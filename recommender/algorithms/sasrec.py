@@ -51,11 +51,16 @@ class SASRecConfig(SequenceConfig):
     lr: float = 1e-3
     # Epochs without a better val_ndcg_at_10 before stopping; 0 = off.
     patience: int = 10
+    # How positions are counted: "recency" (0 = the latest item, as the paper's left padding
+    # does, so the scored position is always the best-trained one) or "start" (0 = the first).
+    positions: str = "recency"
 
     def validate(self) -> None:
         super().validate()
         check_range("blocks", self.blocks, 1, 24)
         check_range("heads", self.heads, 1, 64)
+        if self.positions not in ("recency", "start"):
+            raise ConfigError("positions", "must be 'recency' or 'start'")
         if self.hidden % self.heads:
             raise ConfigError("heads", f"must divide hidden ({self.hidden}), got {self.heads}")
 
@@ -66,6 +71,7 @@ class SASRecNet(SequenceNet):
     def __init__(self, n_items: int, config: SASRecConfig) -> None:
         super().__init__(n_items, config.hidden)
         self.position = scaled_positions(config.max_len, config.hidden)
+        self.recency = config.positions == "recency"
         self.dropout = nn.Dropout(config.dropout)
         block = nn.TransformerEncoderLayer(
             config.hidden,
@@ -83,7 +89,10 @@ class SASRecNet(SequenceNet):
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (b, L) → (b, L, hidden); the causal mask hides later positions."""
         length = tokens.shape[1]
-        positions = torch.arange(length, device=tokens.device)
+        positions = torch.arange(length, device=tokens.device).expand_as(tokens)
+        if self.recency:
+            real = (tokens != 0).sum(1, keepdim=True)
+            positions = (real - 1 - positions).clamp(min=0)
         x = self.dropout(self.item(tokens) + self.position(positions))
         mask = nn.Transformer.generate_square_subsequent_mask(length, device=tokens.device)
         return self.blocks(x, mask=mask, is_causal=True)

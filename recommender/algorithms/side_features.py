@@ -46,6 +46,7 @@ from torch import nn
 
 from recommender.algorithms.base import (
     AlgorithmConfig,
+    ConfigError,
     EpochCallback,
     Recommender,
     TrainOptions,
@@ -57,6 +58,7 @@ from recommender.training import TrainContext, fold_in, prepare, run_epochs
 logger = logging.getLogger(__name__)
 
 PAD, USER, ITEM = "<pad>", "<user>", "<item>"
+LOSSES = ("softmax", "bpr")
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
@@ -79,7 +81,11 @@ class SideFeaturesConfig(AlgorithmConfig):
     lr: float = 0.005
     # L2 weight on the rater and item vectors (id + attributes) of each batch; 0-1e-2.
     reg: float = 1e-4
-    # Random negative items per observed pair; 1-16.
+    # "softmax": cross-entropy of each observed item against every item with interactions
+    # (cheap for catalogues up to ~10^5 items; it ranks the head of the list for a rater known
+    # only by attributes much better); "bpr": pairwise loss against ``negatives`` samples.
+    loss: str = "softmax"
+    # Random negative items per observed pair (BPR only); 1-16.
     negatives: int = 1
     # Probability that a training rater's id vector is hidden, so attributes learn to rank on
     # their own; 0 (warm raters only) to 1 (attributes only, no ids).
@@ -108,6 +114,8 @@ class SideFeaturesConfig(AlgorithmConfig):
         check_range("lr", self.lr, 1e-7, 10.0)
         check_range("reg", self.reg, 0.0, 10.0)
         check_range("negatives", self.negatives, 1, 1024)
+        if self.loss not in LOSSES:
+            raise ConfigError("loss", f"must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         check_range("user_id_dropout", self.user_id_dropout, 0.0, 1.0)
         check_range("item_id_dropout", self.item_id_dropout, 0.0, 1.0)
         check_range("numeric_bins", self.numeric_bins, 1, 1000)
@@ -313,16 +321,22 @@ class SideFeatures(Recommender):
         users = torch.as_tensor(matrix.row, dtype=torch.int64, device=ctx.device)
         items = torch.as_tensor(matrix.col, dtype=torch.int64, device=ctx.device)
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        # Position of each item among the warm items: the softmax's class index.
+        warm_position = torch.cumsum(self.warm.to(ctx.device).long(), 0) - 1  # type: ignore[union-attr]
 
         def train_epoch(epoch: int) -> float:
             total, batches = 0.0, 0
             for index in ctx.batches(len(users), cfg.batch_size):
-                pick = torch.randint(
-                    len(warm_items), (len(index), cfg.negatives),
-                    generator=ctx.generator, device=ctx.device,
-                )  # fmt: skip
                 optimizer.zero_grad()
-                loss = self._batch_loss(ctx, users[index], items[index], warm_items[pick])
+                if cfg.loss == "softmax":
+                    targets = warm_position[items[index]]
+                    loss = self._softmax_loss(ctx, users[index], targets, warm_items)
+                else:
+                    pick = torch.randint(
+                        len(warm_items), (len(index), cfg.negatives),
+                        generator=ctx.generator, device=ctx.device,
+                    )  # fmt: skip
+                    loss = self._batch_loss(ctx, users[index], items[index], warm_items[pick])
                 loss.backward()
                 optimizer.step()
                 total, batches = total + float(loss.detach()), batches + 1
@@ -339,6 +353,41 @@ class SideFeatures(Recommender):
         move = lambda bags: TokenBags(bags.index.to(device), bags.weight.to(device))  # noqa: E731
         self.user_bags, self.item_bags = move(self.user_bags), move(self.item_bags)
 
+    def _user_side(self, ctx: TrainContext, users: torch.Tensor) -> torch.Tensor:
+        """Training vectors (b, f) of ``users``: attributes plus (not dropped) ids."""
+        net = self._require_fitted()
+        assert self.user_bags is not None
+        keep = self._keep(len(users), self.config.user_id_dropout, ctx)
+        return net.bag(self.user_bags, users)[0] + keep[:, None] * net.user(users)
+
+    def _item_side(
+        self, ctx: TrainContext, items: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training vectors (n, f) and biases (n,) of ``items``, ids dropped at random."""
+        net = self._require_fitted()
+        assert self.item_bags is not None
+        keep = self._keep(len(items), self.config.item_id_dropout, ctx)
+        vectors, biases = net.bag(self.item_bags, items)
+        vectors = vectors + keep[:, None] * net.item(items)
+        return vectors, biases + keep * net.item_bias(items)[:, 0]
+
+    def _softmax_loss(
+        self,
+        ctx: TrainContext,
+        users: torch.Tensor,
+        targets: torch.Tensor,
+        warm_items: torch.Tensor,
+    ) -> torch.Tensor:
+        """Cross-entropy of each observed item against every warm item.
+
+        users: int64 (b,); targets: int64 (b,) positions in ``warm_items``.
+        """
+        user_vectors = self._user_side(ctx, users)
+        item_vectors, item_biases = self._item_side(ctx, warm_items)
+        logits = user_vectors @ item_vectors.T + item_biases
+        penalty = user_vectors.square().sum(1).mean() + item_vectors.square().sum(1).mean()
+        return F.cross_entropy(logits, targets) + self.config.reg * penalty
+
     def _batch_loss(
         self,
         ctx: TrainContext,
@@ -347,18 +396,10 @@ class SideFeatures(Recommender):
         negatives: torch.Tensor,
     ) -> torch.Tensor:
         """BPR loss; users/positives int64 (b,), negatives int64 (b, k)."""
-        net, cfg = self._require_fitted(), self.config
-        assert self.user_bags is not None and self.item_bags is not None
-        keep_user = self._keep(len(users), cfg.user_id_dropout, ctx)
-        user_vectors, _ = net.bag(self.user_bags, users)
-        ids = net.user(users)
-        user_vectors = user_vectors + keep_user[:, None] * ids
+        cfg = self.config
+        user_vectors = self._user_side(ctx, users)
         items = torch.cat([positives[:, None], negatives], dim=1).reshape(-1)
-        keep_item = self._keep(len(items), cfg.item_id_dropout, ctx)
-        item_vectors, item_biases = net.bag(self.item_bags, items)
-        item_ids = net.item(items)
-        item_vectors = item_vectors + keep_item[:, None] * item_ids
-        item_biases = item_biases + keep_item * net.item_bias(items)[:, 0]
+        item_vectors, item_biases = self._item_side(ctx, items)
         b = len(users)
         scores = torch.bmm(item_vectors.view(b, -1, cfg.factors), user_vectors[:, :, None])
         scores = scores[:, :, 0] + item_biases.view(b, -1)

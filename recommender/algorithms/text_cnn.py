@@ -278,7 +278,7 @@ class TextCNN(Recommender):
         "factors": 16,
         "token_dim": 8,
         "channels": 8,
-        "epochs": 40,
+        "epochs": 80,
         "batch_size": 256,
         "lr": 0.05,
         "id_dropout": 0.0,

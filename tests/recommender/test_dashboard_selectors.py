@@ -15,6 +15,12 @@ from tests.recommender.helpers import launch
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Cheap password hashing for the people fixtures (the default costs ~1 s per user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def rate(rater, item, when, source="site", event="rating", value=4.0):
     return Interaction.objects.update_or_create(
         rater=rater,
