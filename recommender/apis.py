@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 from catalog.models import Interaction, Item, Rater
 from catalog.permissions import ManageScope, ReadScope
 from recommender import selectors, services
+from recommender.inspection import similar_items
 from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
-from recommender.serving import Filters, recommend_for_rater, similar_items
+from recommender.serving import Filters, recommend_for_rater
 
 
 class RecommendationOutputSerializer(serializers.Serializer):
@@ -255,11 +256,11 @@ class SimilarItemsApi(APIView):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         item = get_object_or_404(Item, pk=item_id)
-        similar = similar_items(item, n=params.validated_data["k"])
+        similar = similar_items(selectors.active_run_get(), item, n=params.validated_data["k"])
         return Response(
             {
                 "item_id": item.pk,
-                "results": RecommendationOutputSerializer(similar, many=True).data,
+                "results": RecommendationOutputSerializer(similar.items, many=True).data,
             }
         )
 

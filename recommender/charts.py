@@ -64,6 +64,7 @@ def run_comparison(
                 name=str(label),
                 text=[f"{v:.3f}" if pd.notna(v) else "" for v in values],
                 textposition="outside",
+                cliponaxis=False,
             )
         )
     fig.update_layout(barmode="group")

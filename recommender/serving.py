@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count
 
 from catalog.models import Interaction, Item, Rater
 from recommender.artifacts import LoadedModel, load_artifact
@@ -299,46 +299,6 @@ def _reason(strategy: str, run: TrainingRun | None, n_rated: int):  # type: igno
 def _popular(rated: set[int], n: int) -> list[tuple[int, float]]:
     counts = (
         Interaction.objects.exclude(item_id__in=rated)
-        .values("item_id")
-        .annotate(n=Count("id"))
-        .order_by("-n", "item_id")[:n]
-    )
-    return [(row["item_id"], float(row["n"])) for row in counts]
-
-
-def similar_items(item: Item, n: int = 10, run: TrainingRun | None = None) -> list[Recommendation]:
-    """Items that go with ``item``: the model's list for a history of just this item.
-
-    Without a model, or for an item the model never saw, items co-rated with it are used.
-    """
-    run = run or active_run()
-    pairs: list[tuple[int, float]] = []
-    reason = f"Raters who liked {item.display_title} also liked this"
-    if run is not None and run.artifact:
-        loaded = loaded_model(run)
-        idx = loaded.items.index_of(str(item.pk))
-        if idx >= 0:
-            history = sp.csr_matrix(
-                ([1.0], ([0], [idx])), shape=(1, len(loaded.items)), dtype=np.float32
-            )
-            batch = UserBatch(np.array([-1]), history, [np.array([idx])])
-            top_idx, top_scores = loaded.model.recommend(batch, n)
-            pairs = [
-                (int(i), float(s))
-                for i, s in zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True)
-                if np.isfinite(s)
-            ]
-    if not pairs:
-        pairs = _co_rated(item, n)
-    items = Item.objects.in_bulk([pk for pk, _ in pairs])
-    return [Recommendation(items[pk], score, reason) for pk, score in pairs if pk in items]
-
-
-def _co_rated(item: Item, n: int) -> list[tuple[int, float]]:
-    raters = Interaction.objects.filter(item=item).values("rater_id")
-    counts = (
-        Interaction.objects.filter(rater_id__in=raters)
-        .exclude(item=item)
         .values("item_id")
         .annotate(n=Count("id"))
         .order_by("-n", "item_id")[:n]

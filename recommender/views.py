@@ -68,6 +68,11 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "charts": figure_payload({"curves": charts.training_curves(frame)}),
         "has_curves": any(not name.endswith("_seconds") for name in frame.columns),
         "metric_rows": _metric_rows(run.metrics),
+        "test_raters": {
+            group: int(run.metrics[f"{prefix}users"])
+            for group, prefix in (("all", ""), ("cold", "cold_"), ("warm", "warm_"))
+            if f"{prefix}users" in run.metrics
+        },
         "config_rows": _config_rows(run),
         "activation": selectors.active_activation_get() if run.is_active else None,
         "rollback_to": selectors.rollback_target_get() if run.is_active else None,
@@ -78,7 +83,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 def _metric_rows(metrics: dict[str, float]) -> list[dict[str, Any]]:
     """One row per figure: all raters, cold raters, warm raters (headline figures first)."""
-    names = [n for n in metrics if not n.startswith(("cold_", "warm_"))]
+    names = [n for n in metrics if not n.startswith(("cold_", "warm_")) and n != "users"]
     names.sort(key=lambda n: (n not in selectors.HEADLINE_METRICS, _headline_rank(n), n))
     return [
         {
@@ -99,14 +104,16 @@ def _headline_rank(name: str) -> int:
 def _config_rows(run: TrainingRun) -> list[dict[str, Any]]:
     catalogue = {a["name"]: a for a in selectors.algorithm_catalogue()}
     params = {p["name"]: p for p in catalogue.get(run.algorithm, {}).get("params", [])}
+    # In the config class's field order (a JSON column may come back with its keys reordered).
+    names = [n for n in params if n in run.config] + [n for n in run.config if n not in params]
     return [
         {
             "name": name,
-            "value": json.dumps(value),
-            "is_default": name in params and params[name]["default"] == value,
+            "value": json.dumps(run.config[name]),
+            "is_default": name in params and params[name]["default"] == run.config[name],
             "help": params.get(name, {}).get("help", ""),
         }
-        for name, value in run.config.items()
+        for name in names
     ]
 
 

@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 ADDR=${RECSITE_ADDR:-127.0.0.1:8000}
-mkdir -p var
+VAR=${RECSITE_VAR_DIR:-var}
+mkdir -p "$VAR"
 
 .venv/bin/celery -A recsite worker -B -Q default,training --concurrency 2 --loglevel INFO \
-  --schedule var/celerybeat-schedule >var/worker.log 2>&1 &
+  --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
-echo "Celery worker started (pid $WORKER, log var/worker.log)"
-echo "RecSite on http://$ADDR/ — operator pages at http://$ADDR/operator/data/"
+echo "Celery worker started (pid $WORKER, log $VAR/worker.log)"
+echo "RecSite on http://$ADDR/ — operators: http://$ADDR/operator/"
 DEBUG=${DEBUG:-1} $PY manage.py runserver "$ADDR" --noreload

@@ -21,6 +21,7 @@ def fast_passwords(settings):
     """Cheap password hashing for the people fixtures (the default costs ~1 s per user)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
 PAGES = [
     ("get", "recommender:overview", {}),
     ("get", "recommender:run-compare", {}),
@@ -143,6 +144,10 @@ def test_run_detail_shows_metrics_config_data_and_live_curves(operator_client, t
     rows = {row["name"]: row for row in response.context["metric_rows"]}
     assert rows["ndcg_at_10"]["cold"] == run.metrics["cold_ndcg_at_10"]
     assert list(rows)[0] == "ndcg_at_10"
+    assert "Evaluated on 24 test raters (24 cold, 0 warm)" in page
+    assert "users" not in rows
+    config = [row["name"] for row in response.context["config_rows"]]
+    assert config[:3] == ["neighbours", "alpha", "shrink"]  # the config class's order
     assert run.dataset_stats["sha256"] in page
     assert "<code>20</code>" in page
     assert "(default)" in page

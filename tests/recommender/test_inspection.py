@@ -16,6 +16,7 @@ def fast_passwords(settings):
     """Cheap password hashing for the people fixtures (the default costs ~1 s per user)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
 GROUP_0 = {f"Item {n}" for n in range(8)}
 
 
