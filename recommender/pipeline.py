@@ -8,6 +8,7 @@ scored on the held-out part.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -193,11 +194,24 @@ def _run_p1(
     split = stratified_split(data, ratio=0.75, seed=options.seed)
     train = interactions_from_frame(split.train)
     fit_seconds = _timed_fit(model, train, options, on_epoch)
+    return _measure_ranking(model, train, train, split.test, k, item_features, fit_seconds)
+
+
+def _measure_ranking(
+    model: Recommender,
+    train: Interactions,
+    history: Interactions,
+    test: pd.DataFrame,
+    k: int,
+    item_features: Any,
+    fit_seconds: float,
+) -> ProtocolResult:
+    """Aggregate figures plus one row per test user (for paired comparisons between runs)."""
     metrics, seconds = _timed(
-        lambda: evaluate_ranking(model, train, split.test, k=k, item_features=item_features)
+        lambda: evaluate_ranking(model, history, test, k=k, item_features=item_features)
     )
     per_user, per_user_seconds = _timed(
-        lambda: per_user_ranking(model, train, split.test, k=k, with_auc=False)
+        lambda: per_user_ranking(model, history, test, k=k, with_auc=False)
     )
     return ProtocolResult(model, train, metrics, fit_seconds, seconds + per_user_seconds, per_user)
 
@@ -254,20 +268,9 @@ def _run_p3(
     seen = pd.concat([split.train, split.validation])
     train = interactions_from_frame(split.train)
     history = interactions_from_frame(seen, users=train.users, items=train.items)
-    validation = _validation(train, split.validation)
-    fit_options = TrainOptions(**{**asdict_shallow(options), "validation": validation})
+    fit_options = dataclasses.replace(options, validation=_validation(train, split.validation))
     fit_seconds = _timed_fit(model, train, fit_options, on_epoch)
-    metrics, seconds = _timed(
-        lambda: evaluate_ranking(model, history, split.test, k=k, item_features=item_features)
-    )
-    per_user, per_user_seconds = _timed(
-        lambda: per_user_ranking(model, history, split.test, k=k, with_auc=False)
-    )
-    return ProtocolResult(model, train, metrics, fit_seconds, seconds + per_user_seconds, per_user)
-
-
-def asdict_shallow(options: TrainOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in options.__dataclass_fields__}
+    return _measure_ranking(model, train, history, split.test, k, item_features, fit_seconds)
 
 
 def _validation(train: Interactions, validation: pd.DataFrame) -> ValidationData | None:
