@@ -10,10 +10,12 @@ package's registry or each other, so each can be imported and tested on its own.
 from __future__ import annotations
 
 from recommender.algorithms.base import Recommender
+from recommender.algorithms.bpr import BPRMF
 from recommender.algorithms.ease import EASE
 from recommender.algorithms.gru4rec import GRU4Rec
 from recommender.algorithms.itemknn import ItemKNN
 from recommender.algorithms.lightgcn import LightGCN
+from recommender.algorithms.ncf import NCF
 from recommender.algorithms.popularity import Popularity
 from recommender.algorithms.sasrec import SASRec
 from recommender.algorithms.side_features import SideFeatures
@@ -23,6 +25,8 @@ ALGORITHMS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
     "itemknn": ItemKNN,
     "ease": EASE,
+    "bpr": BPRMF,
+    "ncf": NCF,
     "gru4rec": GRU4Rec,
     "sasrec": SASRec,
     "lightgcn": LightGCN,

@@ -203,7 +203,7 @@ class NCF(Recommender):
     name = "ncf"
     config_class = NCFConfig
     contract_config: ClassVar[dict[str, Any]] = {
-        "factors": 8, "mlp_factors": 4, "negatives": 16, "epochs": 2, "batch_size": 64,
+        "factors": 8, "mlp_factors": 4, "negatives": 16, "epochs": 10, "batch_size": 64,
     }  # fmt: skip
     config: NCFConfig
 
