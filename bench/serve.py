@@ -67,8 +67,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def environment(args: argparse.Namespace, work: Path) -> dict[str, str]:
-    env = {**os.environ, "RECSITE_VAR_DIR": str(work / "var"), "CELERY_TASK_ALWAYS_EAGER": "1",
-           "RECSITE_API_RATE": "100000000/min", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "RECSITE_VAR_DIR": str(work / "var"),
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "RECSITE_API_RATE": "100000000/min",
+        "LOG_LEVEL": "WARNING",
+    }
     if args.db == "postgres":
         import psycopg
 
@@ -82,8 +87,9 @@ def environment(args: argparse.Namespace, work: Path) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run([PY, "manage.py", *argv], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [PY, "manage.py", *argv], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return done.stdout
 
 
@@ -91,11 +97,17 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, list[st
     manage(env, "migrate", "--noinput")
     manage(env, "import_ratings", str(args.dataset / "u.item"), str(args.dataset / "u.data"))
     manage(env, "train", args.algorithm, "--activate")
-    out = manage(env, "shell", "-c", (
-        "from catalog.services import api_key_create; from catalog.models import Rater;"
-        "k, raw = api_key_create(name='bench', scopes=['read', 'feedback']);"
-        "import json; print(json.dumps([raw, list(Rater.objects.values_list('external_id', flat=True))]))"
-    ))
+    out = manage(
+        env,
+        "shell",
+        "-c",
+        (
+            "from catalog.services import api_key_create; from catalog.models import Rater;"
+            "k, raw = api_key_create(name='bench', scopes=['read', 'feedback']);"
+            "ids = list(Rater.objects.values_list('external_id', flat=True));"
+            "import json; print(json.dumps([raw, ids]))"
+        ),
+    )
     raw, raters = json.loads(out.strip().splitlines()[-1])
     return raw, raters
 
@@ -108,9 +120,24 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [PY, "-m", "gunicorn", "recsite.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "-k", "gthread", "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "recsite.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -143,16 +170,22 @@ def client(port: int, paths: list[str], key: str, seconds: float, seed: int, out
 
 def load(port: int, paths: list[str], key: str, seconds: float, concurrency: int) -> dict:
     queue: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=client, args=(port, paths, key, seconds, i, queue))
-             for i in range(concurrency)]
+    procs = [
+        mp.Process(target=client, args=(port, paths, key, seconds, i, queue))
+        for i in range(concurrency)
+    ]
     for proc in procs:
         proc.start()
     results = [queue.get() for _ in procs]
     for proc in procs:
         proc.join()
     latencies = np.concatenate([np.array(r[0]) for r in results]) * 1000
-    return {"rps": len(latencies) / seconds, "p50": float(np.percentile(latencies, 50)),
-            "p99": float(np.percentile(latencies, 99)), "errors": sum(r[1] for r in results)}
+    return {
+        "rps": len(latencies) / seconds,
+        "p50": float(np.percentile(latencies, 50)),
+        "p99": float(np.percentile(latencies, 99)),
+        "errors": sum(r[1] for r in results),
+    }
 
 
 def rating_to_list_ms(port: int, key: str, rater: str) -> float:
@@ -175,23 +208,36 @@ def rating_to_list_ms(port: int, key: str, rater: str) -> float:
 
 def report(args: argparse.Namespace, port: int, key: str, raters: list[str]) -> None:
     rec_paths = [f"/api/v1/raters/{r}/recommendations/?k=10" for r in raters]
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads, db={args.db}, "
-          f"{os.cpu_count()} cores, {args.seconds:.0f} s per measurement, loopback")
-    print(f"{'endpoint':18s} {'conc':>5s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}")
+    print(
+        f"gunicorn: {args.workers} workers x {args.threads} threads, db={args.db}, "
+        f"{os.cpu_count()} cores, {args.seconds:.0f} s per measurement, loopback"
+    )
+    print(
+        f"{'endpoint':18s} {'conc':>5s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}"
+    )
     best = {}
     for concurrency in [int(c) for c in args.concurrency.split(",")]:
-        for name, paths in (("health (floor)", ["/api/v1/health/"]), ("recommendations", rec_paths)):
+        for name, paths in (
+            ("health (floor)", ["/api/v1/health/"]),
+            ("recommendations", rec_paths),
+        ):
             load(port, paths, key, 1.0, concurrency)  # warm-up: caches, model load per worker
             stats = load(port, paths, key, args.seconds, concurrency)
             best[name] = max(best.get(name, 0.0), stats["rps"])
-            print(f"{name:18s} {concurrency:5d} {stats['rps']:8.0f} {stats['p50']:8.2f} "
-                  f"{stats['p99']:8.2f} {stats['errors']:7d}")
+            print(
+                f"{name:18s} {concurrency:5d} {stats['rps']:8.0f} {stats['p50']:8.2f} "
+                f"{stats['p99']:8.2f} {stats['errors']:7d}"
+            )
     ratio = best["health (floor)"] / best["recommendations"]
-    print(f"peak throughput: health {best['health (floor)']:.0f} req/s, recommendations "
-          f"{best['recommendations']:.0f} req/s; floor/recommendations = {ratio:.2f}x")
+    print(
+        f"peak throughput: health {best['health (floor)']:.0f} req/s, recommendations "
+        f"{best['recommendations']:.0f} req/s; floor/recommendations = {ratio:.2f}x"
+    )
     samples = [rating_to_list_ms(port, key, r) for r in random.Random(7).sample(raters, 20)]
-    print(f"rating → list that reflects it: median {np.median(samples):.1f} ms, "
-          f"max {np.max(samples):.1f} ms over {len(samples)} raters")
+    print(
+        f"rating → list that reflects it: median {np.median(samples):.1f} ms, "
+        f"max {np.max(samples):.1f} ms over {len(samples)} raters"
+    )
 
 
 if __name__ == "__main__":

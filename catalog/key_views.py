@@ -26,12 +26,16 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST" and form.is_valid():
         key, new_key = services.api_key_create(
-            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
             created_by=request.user,
         )
         form = ApiKeyForm()
-    context = {"form": form, "keys": ApiKey.objects.select_related("created_by"),
-               "new_key": new_key}
+    context = {
+        "form": form,
+        "keys": ApiKey.objects.select_related("created_by"),
+        "new_key": new_key,
+    }
     return render(request, "catalog/api_key_list.html", context)
 
 

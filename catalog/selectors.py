@@ -159,8 +159,10 @@ def genre_list() -> list[str]:
 def onboarding_items(*, n: int = 12, pool: int = 100) -> list[Item]:
     """Popular items that cover many genres: greedy over the ``pool`` most popular."""
     popular_ids = list(
-        Interaction.objects.values("item_id").annotate(count=Count("id"))
-        .order_by("-count", "item_id").values_list("item_id", flat=True)[:pool]
+        Interaction.objects.values("item_id")
+        .annotate(count=Count("id"))
+        .order_by("-count", "item_id")
+        .values_list("item_id", flat=True)[:pool]
     )
     items = Item.objects.in_bulk(popular_ids)
     candidates = [items[pk] for pk in popular_ids if pk in items]

@@ -8,8 +8,8 @@ import logging
 import secrets
 import tempfile
 import time
-from datetime import timedelta
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -511,9 +511,11 @@ def feedback_record_many(
 def _check_event(event: dict[str, Any], items: dict[str, Item], index: int) -> None:
     event_type = event.get("event_type", Interaction.EventType.RATING)
     if event_type not in Interaction.EventType.values:
+        allowed = ", ".join(Interaction.EventType.values)
         raise FeedbackError(
-            f"unknown event type {event_type!r}; allowed: {', '.join(Interaction.EventType.values)}",
-            index=index, field="event_type",
+            f"unknown event type {event_type!r}; allowed: {allowed}",
+            index=index,
+            field="event_type",
         )
     if str(event.get("item")) not in items:
         raise FeedbackError(f"unknown item {event.get('item')!r}", index=index, field="item")
@@ -524,7 +526,9 @@ def _check_event(event: dict[str, Any], items: dict[str, Item], index: int) -> N
         if not settings.RECSITE_RATING_MIN <= float(value) <= settings.RECSITE_RATING_MAX:
             raise FeedbackError(
                 f"rating {value} is outside the scale {settings.RECSITE_RATING_MIN:g}–"
-                f"{settings.RECSITE_RATING_MAX:g}", index=index, field="value",
+                f"{settings.RECSITE_RATING_MAX:g}",
+                index=index,
+                field="value",
             )
 
 
@@ -562,7 +566,10 @@ def api_key_create(
     prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
     raw = f"rs_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
-        name=name, prefix=prefix, key_hash=_hash_key(raw), scopes=sorted(set(scopes)),
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_key(raw),
+        scopes=sorted(set(scopes)),
         created_by=created_by,
     )
     return key, raw

@@ -55,7 +55,9 @@ class Vocabulary:
         """
         distinct = {str(v) for v in values}
         if all(key.isdigit() for key in distinct):
-            return cls(sorted(distinct, key=lambda key: (len(key.lstrip("0")), key.lstrip("0"), key)))
+            return cls(
+                sorted(distinct, key=lambda key: (len(key.lstrip("0")), key.lstrip("0"), key))
+            )
         return cls(sorted(distinct))
 
 

@@ -35,9 +35,14 @@ class TrainingRun(models.Model):
     is_active = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
-    trigger = models.CharField(max_length=20, default="manual")  # manual, schedule, threshold, search
+    trigger = models.CharField(
+        max_length=20, default="manual"
+    )  # manual, schedule, threshold, search
     search = models.ForeignKey(
-        "HyperparameterSearch", null=True, blank=True, on_delete=models.SET_NULL,
+        "HyperparameterSearch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="trials",
     )
     gate = models.TextField(blank=True)  # the quality gate's verdict for automatic retrains

@@ -19,8 +19,14 @@ class ServingPolicyForm(forms.ModelForm):
 
     class Meta:
         model = ServingPolicy
-        fields = ["diversity", "retrain_every_hours", "retrain_after_interactions",
-                  "retrain_algorithm", "retrain_config", "gate_metric"]
+        fields = [
+            "diversity",
+            "retrain_every_hours",
+            "retrain_after_interactions",
+            "retrain_algorithm",
+            "retrain_config",
+            "gate_metric",
+        ]
 
     def clean_diversity(self) -> float:
         value = self.cleaned_data["diversity"]
@@ -47,5 +53,8 @@ def serving_policy(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Policy saved.")
         return redirect("recommender:serving-policy")
     automatic = TrainingRun.objects.exclude(trigger="manual").order_by("-created_at")[:10]
-    return render(request, "recommender/serving_policy.html",
-                  {"form": form, "policy": policy, "automatic": automatic})
+    return render(
+        request,
+        "recommender/serving_policy.html",
+        {"form": form, "policy": policy, "automatic": automatic},
+    )

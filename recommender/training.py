@@ -1,7 +1,7 @@
 """The shared epoch loop for torch models (DESIGN.md, data flow step 6).
 
-A torch recommender builds its network inside :func:`prepare` (so seeding covers weight
-initialisation), writes a ``train_epoch(epoch) -> mean loss`` closure and hands both to
+A torch recommender calls :func:`prepare` first (so seeding covers weight initialisation),
+builds its network, writes a ``train_epoch(epoch) -> mean loss`` closure and hands both to
 :func:`run_epochs`. The loop owns what every model needs alike: seeding, thread count, timing,
 per-epoch metrics for the ``on_epoch`` callback, cancellation, validation and early stopping
 with the best weights restored. :func:`fold_in` fits free parameters (e.g. a new user's
@@ -16,24 +16,35 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-from recommender.algorithms.base import EpochCallback, Recommender, TrainOptions, ValidationData
-from recommender.data import Interactions
+if TYPE_CHECKING:
+    # Types only: importing recommender.algorithms here would run its registry, whose models
+    # import this module, so importing this module first would be circular.
+    from recommender.algorithms.base import (
+        EpochCallback,
+        Recommender,
+        TrainOptions,
+        ValidationData,
+    )
+    from recommender.data import Interactions
 
 logger = logging.getLogger(__name__)
 
 #: Batches per epoch under ``TrainOptions.dry_run``: enough to exercise the loop, cheap in tests.
 DRY_RUN_BATCHES = 2
+#: Largest users × items for which PairSampler keeps a dense membership table (64 MB of bool).
+DENSE_LOOKUP_CELLS = 1 << 26
 #: The validation metric early stopping watches; higher is better.
 MONITOR = "val_ndcg_at_10"
 
 
-class TrainingCancelled(Exception):  # noqa: N818 - a job outcome, named per DESIGN.md section 5
+class TrainingCancelled(Exception):
     """Raised by an ``on_epoch`` callback to stop training; it propagates out of ``fit``."""
 
 
@@ -73,15 +84,13 @@ class TrainResult:
         epochs_run: epochs completed (early stopping may end before the configured number).
         best_epoch: the epoch whose weights the module holds now (the last one without validation).
         history: the metrics dict of every epoch, as passed to ``on_epoch``.
+        stopped_early: patience ran out before the configured number of epochs.
     """
 
     epochs_run: int = 0
     best_epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
-
-    @property
-    def stopped_early(self) -> bool:
-        return self.best_epoch < self.epochs_run
+    stopped_early: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -151,7 +160,8 @@ def run_epochs(
         for epoch in range(1, options.epochs(epochs) + 1):
             metrics = _train_one(module, train_epoch, epoch)
             if options.validation is not None:
-                metrics.update(_validate(model, module, options.validation))
+                module.eval()
+                metrics.update(validation_scores(model, options.validation))
             result.history.append(metrics)
             result.epochs_run = epoch
             logger.debug("epoch %s: %s", epoch, metrics)
@@ -164,6 +174,7 @@ def run_epochs(
                 best_state = _snapshot(module) if score is not None else None
             elif patience and epoch - result.best_epoch >= patience:
                 logger.info("early stop at epoch %s (best %s)", epoch, result.best_epoch)
+                result.stopped_early = True
                 break
     if best_state is not None and result.best_epoch != result.epochs_run:
         module.load_state_dict(best_state)
@@ -177,32 +188,14 @@ def _train_one(module: nn.Module, train_epoch: Callable[[int], float], epoch: in
     return {"train_loss": loss, "epoch_seconds": time.perf_counter() - started}
 
 
-def _validate(model: Recommender, module: nn.Module, validation: ValidationData) -> dict:
-    module.eval()
+def validation_scores(model: Recommender, validation: ValidationData) -> dict[str, float]:
+    """``val_ndcg_at_10`` and friends of ``model`` on ``validation`` (the P1 definitions)."""
+    # Imported here: the evaluation package imports the algorithms, which import this module.
+    from recommender.evaluation.protocols import validation_metrics
+
     with torch.no_grad():
-        metrics = _validation_metrics()(model, validation)
+        metrics = validation_metrics(model, validation, k=10)
     return {key: float(value) for key, value in metrics.items()}
-
-
-def _validation_metrics() -> Callable[[Recommender, ValidationData], dict[str, float]]:
-    # Imported lazily: the evaluation package imports algorithms, not the other way round.
-    try:
-        from recommender.evaluation.protocols import validation_metrics
-    except ImportError:  # the evaluation package is optional for the loop itself
-        return _ndcg_at_10
-    return validation_metrics
-
-
-def _ndcg_at_10(model: Recommender, validation: ValidationData) -> dict[str, float]:
-    """Binary-gain NDCG@10 over the validation users (the P1 definition)."""
-    top, _ = model.recommend(validation.batch, 10)
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    scores = []
-    for row, targets in zip(top, validation.targets, strict=True):
-        hits = np.isin(row, targets)
-        ideal = discounts[: min(len(targets), 10)].sum()
-        scores.append((hits * discounts[: len(row)]).sum() / ideal if ideal else 0.0)
-    return {MONITOR: float(np.mean(scores)) if scores else 0.0}
 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -285,8 +278,18 @@ class PairSampler:
         self.n_items = data.n_items
         self.users = torch.as_tensor(matrix.row, dtype=torch.int64, device=ctx.device)
         self.items = torch.as_tensor(matrix.col, dtype=torch.int64, device=ctx.device)
-        # Sorted user * n_items + item keys make "does u have j" a binary search.
-        self.keys = torch.sort(self.users * self.n_items + self.items).values
+        keys = self.users * self.n_items + self.items
+        self.dense: torch.Tensor | None = None
+        self.keys: torch.Tensor | None = None
+        if data.n_users * data.n_items <= DENSE_LOOKUP_CELLS:
+            # A flat bool table makes "does u have j" one gather (ML-100K: 1.6 MB).
+            self.dense = torch.zeros(
+                data.n_users * data.n_items, dtype=torch.bool, device=ctx.device
+            )
+            self.dense[keys] = True
+        else:
+            # Sorted keys make it a binary search: ~10x slower, but memory stays O(pairs).
+            self.keys = torch.sort(keys).values
 
     def __len__(self) -> int:
         return len(self.users)
@@ -312,5 +315,8 @@ class PairSampler:
     def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Whether each (user, item) pair was observed; same shape as the inputs."""
         keys = users * self.n_items + items
+        if self.dense is not None:
+            return self.dense[keys]
+        assert self.keys is not None
         position = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
         return self.keys[position] == keys

@@ -39,14 +39,16 @@ def test_every_api_route_is_documented(schema):
 
 def conforms(schema: dict, path: str, method: str, body: object, status: str = "200") -> None:
     response_schema = schema["paths"][path][method]["responses"][status]["content"][
-        "application/json"]["schema"]
+        "application/json"
+    ]["schema"]
     validator = Draft202012Validator({**response_schema, "components": schema["components"]})
     errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(body)]
     assert errors == [], f"{method.upper()} {path} drifted from its schema"
 
 
-def test_responses_conform_to_the_schema(schema, api_client, two_taste_catalog,
-                                         django_capture_on_commit_callbacks):
+def test_responses_conform_to_the_schema(
+    schema, api_client, two_taste_catalog, django_capture_on_commit_callbacks
+):
     run = services.training_run_create(algorithm="itemknn", enqueue=False)
     services.training_run_execute(run_id=run.pk)
     run.refresh_from_db()
@@ -60,8 +62,11 @@ def test_responses_conform_to_the_schema(schema, api_client, two_taste_catalog,
         ("/api/v1/items/", "get", "/api/v1/items/"),
         ("/api/v1/items/{item_id}/", "get", f"/api/v1/items/{item.pk}/"),
         ("/api/v1/items/{item_id}/similar/", "get", f"/api/v1/items/{item.pk}/similar/"),
-        ("/api/v1/raters/{external_id}/recommendations/", "get",
-         f"/api/v1/raters/{rater.external_id}/recommendations/"),
+        (
+            "/api/v1/raters/{external_id}/recommendations/",
+            "get",
+            f"/api/v1/raters/{rater.external_id}/recommendations/",
+        ),
         ("/api/v1/raters/{external_id}/", "get", f"/api/v1/raters/{rater.external_id}/"),
         ("/api/v1/metrics/", "get", "/api/v1/metrics/"),
         ("/api/v1/runs/", "get", "/api/v1/runs/"),

@@ -10,6 +10,7 @@ package's registry or each other, so each can be imported and tested on its own.
 from __future__ import annotations
 
 from recommender.algorithms.base import Recommender
+from recommender.algorithms.biased_mf import BiasedMF
 from recommender.algorithms.bpr import BPRMF
 from recommender.algorithms.ease import EASE
 from recommender.algorithms.gru4rec import GRU4Rec
@@ -27,6 +28,7 @@ ALGORITHMS: dict[str, type[Recommender]] = {
     "ease": EASE,
     "bpr": BPRMF,
     "ncf": NCF,
+    "biased_mf": BiasedMF,
     "gru4rec": GRU4Rec,
     "sasrec": SASRec,
     "lightgcn": LightGCN,

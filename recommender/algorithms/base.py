@@ -107,7 +107,7 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class ValidationData:
-    """Held-out targets for validation: ``targets[i]`` are the item indices of user ``batch.user_idx[i]``."""
+    """Held-out targets: ``targets[i]`` are the item indices of user ``batch.user_idx[i]``."""
 
     batch: UserBatch
     targets: list[np.ndarray]

@@ -81,7 +81,7 @@ class GRU4Rec(SequenceRecommender):
     name = "gru4rec"
     config_class = GRU4RecConfig
     contract_config: ClassVar[dict[str, Any]] = {
-        "hidden": 16, "gru_hidden": 16, "dropout": 0.0, "epochs": 30, "lr": 0.01,
+        "hidden": 16, "gru_hidden": 16, "dropout": 0.0, "epochs": 10, "lr": 0.01, "tie_seconds": 60,
     }  # fmt: skip
     config: GRU4RecConfig
 

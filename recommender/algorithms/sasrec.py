@@ -104,7 +104,8 @@ class SASRec(SequenceRecommender):
     name = "sasrec"
     config_class = SASRecConfig
     contract_config: ClassVar[dict[str, Any]] = {
-        "hidden": 16, "blocks": 1, "heads": 1, "dropout": 0.0, "epochs": 30, "lr": 0.01,
+        "hidden": 16, "blocks": 1, "heads": 1, "dropout": 0.0, "epochs": 10, "lr": 0.01,
+        "tie_seconds": 60,
     }  # fmt: skip
     config: SASRecConfig
 

@@ -76,6 +76,9 @@ class SequenceConfig(AlgorithmConfig):
     # them) or "user" (every other training item of the user: the candidates at serving and in
     # P3 are items the user never had, so the target competes only with those).
     exclude: str = "user"
+    # Interactions at most this many seconds apart count as simultaneous: their order is drawn
+    # afresh every epoch (see TieShuffler). -1 keeps the recorded order; 0 shuffles exact ties.
+    tie_seconds: int = -1
 
     def validate(self) -> None:
         check_range("max_len", self.max_len, 1, 10_000)
@@ -86,6 +89,7 @@ class SequenceConfig(AlgorithmConfig):
         check_range("lr", self.lr, 1e-7, 10.0)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         check_range("patience", self.patience, 0, 10_000)
+        check_range("tie_seconds", self.tie_seconds, -1, 10**9)
         if self.exclude not in EXCLUDE:
             raise ConfigError("exclude", f"must be one of {', '.join(EXCLUDE)}")
 
@@ -195,6 +199,32 @@ def length_batches(
     return batches[: training.DRY_RUN_BATCHES] if ctx.dry_run else batches
 
 
+class TieShuffler:
+    """Each user's items in time order, with near-simultaneous interactions in random order.
+
+    Interactions at most ``tie_seconds`` apart (chained: a run of such gaps counts as one
+    moment) have no reliable order: a rating page saves many at once, and half of ML-100K's
+    consecutive ratings share their second. Drawing a fresh order for them every epoch keeps the
+    model from learning the accident of the file order. A negative ``tie_seconds`` keeps the
+    recorded order.
+    """
+
+    def __init__(self, data: Interactions, tie_seconds: int) -> None:
+        order = np.lexsort((np.arange(len(data)), data.timestamp, data.user_idx))
+        users, self.items = data.user_idx[order], data.item_idx[order]
+        self.bounds = np.searchsorted(users, np.arange(data.n_users + 1))
+        self.shuffles = tie_seconds >= 0
+        apart = np.diff(data.timestamp[order]) > tie_seconds
+        self.moment = np.r_[0, np.cumsum(apart | (np.diff(users) != 0))]
+
+    def sequences(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """One int64 array of item indices per user (empty for users without items)."""
+        items = self.items
+        if self.shuffles:
+            items = items[np.lexsort((rng.random(len(items)), self.moment))]
+        return [items[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
+
+
 @contextmanager
 def evaluating(module: nn.Module) -> Iterator[None]:
     """Eval mode and no gradients for the block; the previous mode comes back after it."""
@@ -232,11 +262,12 @@ class SequenceRecommender(Recommender):
         cfg = self.config
         self.n_users, self.n_items = data.n_users, data.n_items
         self.net = net = self.build_net(data.n_items).to(ctx.device)
-        windows = training_windows(data.sequences(), cfg.max_len)
+        orders = TieShuffler(data, cfg.tie_seconds)
         user_items = data.matrix(binary=True) if cfg.exclude == "user" else None
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         def train_epoch(epoch: int) -> float:
+            windows = training_windows(orders.sequences(ctx.rng), cfg.max_len)
             total, count = 0.0, 0
             for index in length_batches(windows.lengths, cfg.batch_size, ctx):
                 batch = _Batch.take(windows, index, ctx.device)

@@ -13,7 +13,8 @@ their features alone.
 Ties: a cold item's index follows its id, and on ML-100K ids correlate with popularity
 (Spearman −0.81), so breaking equal scores by index would let the id leak into the ranking (a
 constant scorer would look better than random). Every scorer here is ranked with ties broken by
-a fixed random order of the candidates instead.
+a seeded random order drawn afresh for each user instead, so a constant scorer scores the
+expected value of a random ranking up to sampling noise.
 
 New raters (:func:`new_raters_split`, :func:`evaluate_new_raters`): a share of raters is held out
 entirely (same permutation rule over sorted rater ids). Each held-out rater's interactions are
@@ -186,21 +187,16 @@ def new_raters_split(
 # --- scoring and measuring ----------------------------------------------------------------------
 
 
-def _tie_break(n_items: int, seed: int) -> np.ndarray:
-    """A random rank per item, float64 in [0, 1), used only to order equal scores."""
-    return np.random.default_rng(seed).permutation(n_items) / max(n_items, 1)
-
-
 def _top_k(scores: np.ndarray, candidates: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     """Top-k item indices among ``candidates`` per row, ties broken by ``tie``; -1 pads.
 
     Args:
         scores: (b, n_items); -inf marks an excluded item.
         candidates: int64 (c,) item indices.
-        tie: (n_items,) secondary key, higher first.
+        tie: (b, c) secondary key, higher first.
     """
     sub = scores[:, candidates].astype(np.float64)
-    order = np.lexsort((-np.broadcast_to(tie[candidates], sub.shape), -sub), axis=1)[:, :k]
+    order = np.lexsort((-tie, -sub), axis=1)[:, :k]
     top = candidates[order]
     excluded = np.isneginf(np.take_along_axis(sub, order, axis=1))
     return np.where(excluded, -1, top)
@@ -215,11 +211,12 @@ def _ranking(
     seed: int,
 ) -> np.ndarray:
     lists = []
-    tie: np.ndarray | None = None
+    # A fresh random order per user: one order shared by every user would put the same few
+    # items first for a constant scorer, and its figures would swing with the seed.
+    rng = np.random.default_rng(seed)
     for batch in batches:
         scores = np.array(scorer.score(batch), dtype=np.float32)
-        if tie is None:
-            tie = _tie_break(scores.shape[1], seed)
+        tie = rng.random((len(batch), len(candidates)))
         if exclude_history:
             rows, cols = batch.history.nonzero()
             scores[rows, cols] = -np.inf
@@ -238,7 +235,9 @@ def _name(key: str, k: int) -> str:
     return f"map_at_{k}" if key == "map_at_k" else f"{key}_at_{k}"
 
 
-def _known_user_batches(train: Interactions, user_idx: np.ndarray, size: int) -> Iterator[UserBatch]:
+def _known_user_batches(
+    train: Interactions, user_idx: np.ndarray, size: int
+) -> Iterator[UserBatch]:
     history = train.matrix(binary=True)
     sequences = train.sequences()
     for start in range(0, len(user_idx), size):
@@ -291,11 +290,43 @@ def evaluate_new_items(
         ``ndcg_at_{k}``, ``hit_rate_at_{k}``, ``precision_at_{k}``, ``recall_at_{k}``,
         ``mrr_at_{k}``, ``map_at_{k}``, ``users``, ``candidates``.
     """
+    lists = rank_new_items(scorer, train, split, k, batch_size, seed)
+    return {**_summary(lists.top_k, lists.targets, k), "candidates": float(lists.candidates)}
+
+
+@dataclass(frozen=True)
+class RankedLists:
+    """Top-k lists and targets of the evaluated users, for per-user (paired) comparisons.
+
+    Attributes:
+        top_k: int64 (u, k) item indices, best first; -1 pads.
+        targets: u int64 arrays of relevant item indices.
+        candidates: how many items were ranked.
+    """
+
+    top_k: np.ndarray
+    targets: list[np.ndarray]
+    candidates: int
+
+    def ndcg(self, k: int = 10) -> np.ndarray:
+        """float64 (u,): NDCG@k per user."""
+        return metrics.ndcg_at_k(self.top_k, self.targets, k)
+
+
+def rank_new_items(
+    scorer: Scorer,
+    train: Interactions,
+    split: NewItemsSplit,
+    k: int = 10,
+    batch_size: int = 1024,
+    seed: int = 42,
+) -> RankedLists:
+    """The lists behind :func:`evaluate_new_items` (same arguments)."""
     users, targets, candidates = new_items_targets(train, split)
     batches = _known_user_batches(train, users, batch_size)
     # Held-out items have no training rows, so a user's history never hides a candidate.
     top_k = _ranking(scorer, batches, candidates, False, k, seed)
-    return {**_summary(top_k, targets, k), "candidates": float(len(candidates))}
+    return RankedLists(top_k, targets, len(candidates))
 
 
 def new_raters_batch(
@@ -364,14 +395,35 @@ def evaluate_new_raters(
     Returns:
         ``{revealed count: figures}``, figures named as in :func:`evaluate_new_items`.
     """
+    ranked = rank_new_raters(scorer, train, split, user_features, k, seed)
+    return {count: _summary(lists.top_k, lists.targets, k) for count, lists in ranked.items()}
+
+
+def rank_new_raters(
+    scorer: Scorer,
+    train: Interactions,
+    split: NewRatersSplit,
+    user_features: pd.DataFrame | None = None,
+    k: int = 10,
+    seed: int = 42,
+) -> dict[int, RankedLists]:
+    """The lists behind :func:`evaluate_new_raters` (same arguments), per revealed count."""
     raters, targets = new_raters_targets(train, split)
     candidates = np.arange(train.n_items)
     results = {}
     for count in split.reveal:
         batch = new_raters_batch(train, split.revealed(count), raters, user_features)
         top_k = _ranking(scorer, iter([batch]), candidates, True, k, seed)
-        results[count] = _summary(top_k, targets, k)
+        results[count] = RankedLists(top_k, targets, len(candidates))
     return results
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of ``first - second`` over the same users (e.g. NDCG@10)."""
+    difference = np.asarray(first, dtype=np.float64) - np.asarray(second, dtype=np.float64)
+    if len(difference) < 2:
+        return float(difference.mean()) if len(difference) else 0.0, float("nan")
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
 
 
 # --- reference scorers --------------------------------------------------------------------------

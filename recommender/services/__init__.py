@@ -5,8 +5,8 @@ from recommender.services.activation import (
     recommendations_precompute,
     training_run_activate,
 )
-from recommender.services.search import search_cancel, search_create, search_run
 from recommender.services.retraining import quality_gate, retrain_check, retrain_due
+from recommender.services.search import search_cancel, search_create, search_run
 from recommender.services.training import (
     TrainingConfigError,
     TrainingFailed,

@@ -80,8 +80,9 @@ def quality_gate(
     if (active.algorithm, active.config) == (run.algorithm, run.config):
         baseline = candidate
     else:
-        result = run_protocol(frame, active.algorithm, active.config, run.protocol, options,
-                              signal=signal)
+        result = run_protocol(
+            frame, active.algorithm, active.config, run.protocol, options, signal=signal
+        )
         baseline = result.metrics.get(metric, float("-inf"))
     verdict = f"{metric} {candidate:.4f} vs {baseline:.4f} for run {active.pk}'s settings"
     if candidate >= baseline:

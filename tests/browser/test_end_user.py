@@ -11,8 +11,9 @@ from recommender import services
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_sign_up_onboard_rate_and_see_the_list_change(page, live_server, two_taste_catalog,
-                                                       screenshot):
+def test_sign_up_onboard_rate_and_see_the_list_change(
+    page, live_server, two_taste_catalog, screenshot
+):
     run = services.training_run_create(algorithm="itemknn", enqueue=False)
     services.training_run_execute(run_id=run.pk)
     run.refresh_from_db()

@@ -12,9 +12,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_sign_up_logs_in_and_goes_to_onboarding(client):
-    response = client.post(reverse("catalog:signup"), {
-        "username": "newbie", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9",
-    })
+    response = client.post(
+        reverse("catalog:signup"),
+        {
+            "username": "newbie",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
+    )
 
     assert response.url == reverse("recommender:onboarding")
     assert get_user_model().objects.filter(username="newbie").exists()
@@ -35,8 +40,9 @@ def test_rating_saves_through_the_api_and_replaces(end_user_client):
 def test_rating_outside_the_scale_is_refused(end_user_client):
     item = Item.objects.create(external_id="i1")
 
-    response = end_user_client.put(reverse("api-my-rating", args=[item.pk]), {"value": 9},
-                                   content_type="application/json")
+    response = end_user_client.put(
+        reverse("api-my-rating", args=[item.pk]), {"value": 9}, content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert Interaction.objects.count() == 0
@@ -49,7 +55,10 @@ def test_rating_form_works_without_javascript_and_remove_deletes(end_user_client
     end_user_client.post(url, {"value": "5"})
     assert Interaction.objects.get().value == 5.0
     end_user_client.post(url, {"not_interested": "1"})
-    assert set(Interaction.objects.values_list("event_type", flat=True)) == {"rating", "not_interested"}
+    assert set(Interaction.objects.values_list("event_type", flat=True)) == {
+        "rating",
+        "not_interested",
+    }
     end_user_client.post(url, {"remove": "1"})
     assert Interaction.objects.count() == 0
 
@@ -57,8 +66,9 @@ def test_rating_form_works_without_javascript_and_remove_deletes(end_user_client
 def test_anonymous_visitors_cannot_rate(client):
     item = Item.objects.create(external_id="i1")
 
-    response = client.put(reverse("api-my-rating", args=[item.pk]), {"value": 4},
-                          content_type="application/json")
+    response = client.put(
+        reverse("api-my-rating", args=[item.pk]), {"value": 4}, content_type="application/json"
+    )
 
     assert response.status_code == 401
     assert Interaction.objects.count() == 0
@@ -66,8 +76,9 @@ def test_anonymous_visitors_cannot_rate(client):
 
 def test_delete_my_data_removes_ratings_rater_and_account(end_user_client, end_user):
     item = Item.objects.create(external_id="i1")
-    end_user_client.put(reverse("api-my-rating", args=[item.pk]), {"value": 4},
-                        content_type="application/json")
+    end_user_client.put(
+        reverse("api-my-rating", args=[item.pk]), {"value": 4}, content_type="application/json"
+    )
 
     response = end_user_client.post(reverse("catalog:delete-my-data"))
 
@@ -99,8 +110,9 @@ def test_genre_filter(client):
 def test_operators_create_a_key_shown_once_and_revoke_it(operator_client, end_user):
     from catalog.models import ApiKey
 
-    page = operator_client.post(reverse("catalog:api-key-list"),
-                                {"name": "shop", "scopes": ["read", "feedback"]})
+    page = operator_client.post(
+        reverse("catalog:api-key-list"), {"name": "shop", "scopes": ["read", "feedback"]}
+    )
     key = ApiKey.objects.get()
     raw = page.context["new_key"]
 
@@ -116,16 +128,30 @@ def test_operators_create_a_key_shown_once_and_revoke_it(operator_client, end_us
 def test_operators_set_the_serving_policy(operator_client):
     from recommender.models import ServingPolicy
 
-    response = operator_client.post(reverse("recommender:serving-policy"), {
-        "diversity": "0.3", "retrain_every_hours": "24", "retrain_after_interactions": "100",
-        "retrain_algorithm": "ease", "retrain_config": "{}", "gate_metric": "ndcg_at_10",
-    })
+    response = operator_client.post(
+        reverse("recommender:serving-policy"),
+        {
+            "diversity": "0.3",
+            "retrain_every_hours": "24",
+            "retrain_after_interactions": "100",
+            "retrain_algorithm": "ease",
+            "retrain_config": "{}",
+            "gate_metric": "ndcg_at_10",
+        },
+    )
 
     assert response.status_code == 302
     policy = ServingPolicy.current()
     assert (policy.diversity, policy.retrain_every_hours) == (0.3, 24)
-    bad = operator_client.post(reverse("recommender:serving-policy"), {
-        "diversity": "3", "retrain_every_hours": "-1", "retrain_after_interactions": "0",
-        "retrain_algorithm": "ease", "retrain_config": "{}", "gate_metric": "ndcg_at_10",
-    })
+    bad = operator_client.post(
+        reverse("recommender:serving-policy"),
+        {
+            "diversity": "3",
+            "retrain_every_hours": "-1",
+            "retrain_after_interactions": "0",
+            "retrain_algorithm": "ease",
+            "retrain_config": "{}",
+            "gate_metric": "ndcg_at_10",
+        },
+    )
     assert set(bad.context["form"].errors) == {"diversity", "retrain_every_hours"}

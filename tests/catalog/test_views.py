@@ -160,9 +160,10 @@ def test_pages_carry_a_strict_content_security_policy(client):
 
 
 def test_starting_an_unmapped_file_asks_for_the_mapping(operator_client):
-    operator_client.post(reverse("catalog:data-import-upload"),
-                         {"file": upload("r.csv", "p,q,r\na,x,4\n"), "kind": "interactions",
-                          "format": "auto"})
+    operator_client.post(
+        reverse("catalog:data-import-upload"),
+        {"file": upload("r.csv", "p,q,r\na,x,4\n"), "kind": "interactions", "format": "auto"},
+    )
     data_import = DataImport.objects.get()
 
     response = operator_client.post(

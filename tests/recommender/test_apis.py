@@ -71,7 +71,9 @@ def test_activate_then_recommend_for_a_rater(
         activated = operator_api.post(reverse("api-run-activate", args=[run_id]))
     rater = Rater.objects.get(external_id="g1r2")
 
-    response = operator_api.get(reverse("api-rater-recommendations", args=[rater.external_id]), {"k": 2})
+    response = operator_api.get(
+        reverse("api-rater-recommendations", args=[rater.external_id]), {"k": 2}
+    )
 
     assert activated.status_code == 200
     body = response.json()

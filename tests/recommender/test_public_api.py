@@ -32,8 +32,12 @@ def test_a_key_reaches_only_its_scopes(two_taste_catalog):
     reader, _ = key_client("read")
 
     assert reader.get(reverse("api-rater-recommendations", args=["g0r1"])).status_code == 200
-    assert reader.post(reverse("api-events"), {"rater": "g0r1", "item": "i1", "value": 3},
-                       format="json").status_code == 403
+    assert (
+        reader.post(
+            reverse("api-events"), {"rater": "g0r1", "item": "i1", "value": 3}, format="json"
+        ).status_code
+        == 403
+    )
     assert reader.get(reverse("api-run-list")).status_code == 403
 
 
@@ -59,8 +63,9 @@ def test_feedback_then_recommendations_reflect_it_at_once(
     url = reverse("api-rater-recommendations", args=["g1r4"])
     assert client.get(url, {"k": 1}).json()["results"][0]["external_id"] == "i12"
 
-    posted = client.post(reverse("api-events"), {"rater": "g1r4", "item": "i12", "value": 5},
-                         format="json")
+    posted = client.post(
+        reverse("api-events"), {"rater": "g1r4", "item": "i12", "value": 5}, format="json"
+    )
 
     assert posted.status_code == 201
     after = client.get(url, {"k": 3}).json()
@@ -72,10 +77,16 @@ def test_a_batch_of_events_is_all_or_nothing(two_taste_catalog):
     client, _ = key_client("feedback")
     before = Interaction.objects.count()
 
-    response = client.post(reverse("api-events"), {"events": [
-        {"rater": "new-user", "item": "i1", "event_type": "click"},
-        {"rater": "new-user", "item": "no-such-item", "event_type": "view"},
-    ]}, format="json")
+    response = client.post(
+        reverse("api-events"),
+        {
+            "events": [
+                {"rater": "new-user", "item": "i1", "event_type": "click"},
+                {"rater": "new-user", "item": "no-such-item", "event_type": "view"},
+            ]
+        },
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "events[1].item" in response.json()["error"]["details"]
@@ -86,14 +97,21 @@ def test_a_batch_of_events_is_all_or_nothing(two_taste_catalog):
 def test_a_batch_creates_new_raters_and_records_every_event(two_taste_catalog):
     client, _ = key_client("feedback")
 
-    response = client.post(reverse("api-events"), {"events": [
-        {"rater": "new-user", "item": "i1", "event_type": "click"},
-        {"rater": "new-user", "item": "i2", "event_type": "rating", "value": 4.5},
-    ]}, format="json")
+    response = client.post(
+        reverse("api-events"),
+        {
+            "events": [
+                {"rater": "new-user", "item": "i1", "event_type": "click"},
+                {"rater": "new-user", "item": "i2", "event_type": "rating", "value": 4.5},
+            ]
+        },
+        format="json",
+    )
 
     assert response.json() == {"recorded": 2}
-    assert set(Interaction.objects.filter(rater__external_id="new-user")
-               .values_list("event_type", "value")) == {("click", 1.0), ("rating", 4.5)}
+    assert set(
+        Interaction.objects.filter(rater__external_id="new-user").values_list("event_type", "value")
+    ) == {("click", 1.0), ("rating", 4.5)}
 
 
 def test_recommendations_honour_exclusions_and_categories(two_taste_catalog):
@@ -104,16 +122,21 @@ def test_recommendations_honour_exclusions_and_categories(two_taste_catalog):
     assert response.status_code == 404
 
     Rater.objects.create(external_id="newbie")
-    data = client.get(reverse("api-rater-recommendations", args=["newbie"]),
-                      {"k": 5, "include_categories": "Drama", "exclude_items": "i9"}).json()
+    data = client.get(
+        reverse("api-rater-recommendations", args=["newbie"]),
+        {"k": 5, "include_categories": "Drama", "exclude_items": "i9"},
+    ).json()
     assert [r["external_id"] for r in data["results"]] == ["i8", "i10"]  # popular first
 
 
 def test_manage_scope_creates_items_and_erases_raters(two_taste_catalog):
     client, _ = key_client("manage")
 
-    created = client.post(reverse("api-item-create"), {"external_id": "new", "title": "New",
-                                                       "genres": ["Comedy"]}, format="json")
+    created = client.post(
+        reverse("api-item-create"),
+        {"external_id": "new", "title": "New", "genres": ["Comedy"]},
+        format="json",
+    )
     erased = client.delete(reverse("api-rater-detail", args=["g0r1"]))
 
     assert created.status_code == 201
@@ -123,7 +146,9 @@ def test_manage_scope_creates_items_and_erases_raters(two_taste_catalog):
     assert not Interaction.objects.filter(rater__external_id="g0r1").exists()
 
 
-def test_similar_items_come_from_the_active_model(two_taste_catalog, django_capture_on_commit_callbacks):
+def test_similar_items_come_from_the_active_model(
+    two_taste_catalog, django_capture_on_commit_callbacks
+):
     run = recommender_services.training_run_create(algorithm="itemknn", enqueue=False)
     recommender_services.training_run_execute(run_id=run.pk)
     run.refresh_from_db()

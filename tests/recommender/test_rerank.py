@@ -41,11 +41,14 @@ def test_genre_features_one_hot():
 
 def test_evaluation_at_a_diversity_reports_more_diverse_lists():
     rng = np.random.default_rng(0)
-    rows = [(f"u{u}", f"i{i}", 1.0, u * 100 + i) for u in range(60) for i in rng.choice(40, 12, False)]
+    rows = [
+        (f"u{u}", f"i{i}", 1.0, u * 100 + i) for u in range(60) for i in rng.choice(40, 12, False)
+    ]
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "value", "timestamp"])
     frame["event_type"] = "rating"
-    genres = genre_features(pd.Series([[f"g{i % 5}"] for i in range(40)],
-                                      index=[f"i{i}" for i in range(40)]))
+    genres = genre_features(
+        pd.Series([[f"g{i % 5}"] for i in range(40)], index=[f"i{i}" for i in range(40)])
+    )
 
     plain = run_protocol(frame, "popularity", item_features=genres)
     diverse = run_protocol(frame, "popularity", item_features=genres, diversity=0.7)

@@ -86,7 +86,7 @@ def test_a_killed_worker_leaves_a_failed_run_not_a_running_one(
         stderr=subprocess.DEVNULL,
     )
     try:
-        run = services.training_run_create(algorithm="bpr", config={"epochs": 100000})
+        run = services.training_run_create(algorithm="bpr", config={"epochs": 10_000})
         wait_for(lambda: TrainingRun.objects.get(pk=run.pk).epochs_done >= 1, 120, "training")
         assert services.stale_runs_fail(older_than=timedelta(seconds=2)) == 0  # alive: kept
 

@@ -19,11 +19,12 @@ from recommender.algorithms.gru4rec import GRU4Rec, GRU4RecConfig
 from recommender.data import Interactions, UserBatch, interactions_from_frame, user_batch
 
 N_ITEMS, N_USERS = 20, 60
+DAY = 86_400  # steps a day apart, so no model treats them as simultaneous
 FAST = {"hidden": 16, "gru_hidden": 32, "dropout": 0.0, "epochs": 40, "lr": 0.01, "patience": 0}
 
 
 def cycle_frame(seed: int = 0) -> pd.DataFrame:
-    """Users walking the cycle of 20 items from random starts, 4-12 steps each.
+    """Users walking the cycle of 20 items from random starts, 4-12 daily steps each.
 
     Even users go upwards (0 → 1 → … → 19 → 0), odd users downwards.
     """
@@ -34,7 +35,7 @@ def cycle_frame(seed: int = 0) -> pd.DataFrame:
         step = 1 if user % 2 == 0 else -1
         for position in range(length):
             item = (start + step * position) % N_ITEMS
-            rows.append((f"u{user:02d}", f"i{item:02d}", 4.0, position))
+            rows.append((f"u{user:02d}", f"i{item:02d}", 4.0, position * DAY))
     return pd.DataFrame(rows, columns=["user_id", "item_id", "value", "timestamp"])
 
 

@@ -59,7 +59,8 @@ def test_causal_mask_hides_later_items():
     torch.manual_seed(0)
     net = SASRec(SASRecConfig(max_len=8, hidden=16, blocks=2, heads=2)).build_net(N_ITEMS).eval()
     tokens = torch.tensor([[1, 2, 3, 4, 5, 6]])
-    changed = torch.tensor([[1, 2, 3, 9, 0, 0]])  # other items, then padding
+    # Same length, so recency positions match; only the items after position 3 differ.
+    changed = torch.tensor([[1, 2, 3, 9, 8, 7]])
 
     with torch.no_grad():
         states, other = net.encode(tokens), net.encode(changed)

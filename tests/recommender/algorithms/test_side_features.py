@@ -114,12 +114,17 @@ def test_attribute_tokens():
     user_tokens = user_token_lists(users, {"age": [30.0]}, ["gender"])
     item_tokens = item_token_lists(items, 2)
 
-    assert user_tokens == [["<user>", "age#0", "gender=F"], ["<user>", "age#1", "gender=M"], ["<user>"]]
+    assert user_tokens == [
+        ["<user>", "age#0", "gender=F"],
+        ["<user>", "age#1", "gender=M"],
+        ["<user>"],
+    ]
     assert item_tokens == [["<item>", "genre=Drama", "genre=War", "decade=1990"], ["<item>"]]
 
 
 @pytest.mark.parametrize(
-    ("values", "field"), [({"loss": "hinge"}, "loss"), ({"user_id_dropout": 2.0}, "user_id_dropout")]
+    ("values", "field"),
+    [({"loss": "hinge"}, "loss"), ({"user_id_dropout": 2.0}, "user_id_dropout")],
 )
 def test_config_validation(values, field):
     with pytest.raises(ConfigError) as caught:
