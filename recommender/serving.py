@@ -218,8 +218,11 @@ def _candidates(
         ]
         if len(pairs) >= pool or len(pairs) == len(snapshot.item_ids):
             return pairs[:pool], "precomputed", f"Precomputed by run {run.pk} ({run.algorithm})."
+    # The model excludes only what its signal counts (e.g. ratings); anything else the rater
+    # did with an item (marked it "not interested", viewed it) keeps it out of the list too.
+    scored = _score_now(run, rater, pool + len(rated))
     return (
-        _score_now(run, rater, pool),
+        [(i, s) for i, s in scored if i not in rated][:pool],
         "folded-in",
         (f"Scored now by run {run.pk} ({run.algorithm}) with the latest interactions."),
     )

@@ -46,3 +46,17 @@ def test_sign_up_onboard_rate_and_see_the_list_change(
     assert before not in after_items
     assert page.get_attribute("#strategy", "data-strategy") == "folded-in"
     assert Interaction.objects.filter(rater__user__username="newbie").count() == 2
+
+
+def test_api_docs_render_under_the_strict_policy(page, live_server, screenshot):
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+
+    page.goto(f"{live_server.url}/api/docs/")
+
+    page.wait_for_selector(".swagger-ui .opblock-tag")
+    assert page.locator(".swagger-ui .opblock").count() > 10
+    assert not [e for e in errors if "Content Security Policy" in e]
+    screenshot("api-docs")

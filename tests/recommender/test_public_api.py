@@ -161,3 +161,31 @@ def test_similar_items_come_from_the_active_model(
 
     assert len(data["results"]) == 3
     assert all(int(r["external_id"][1:]) < 8 for r in data["results"])  # same taste group
+
+
+def test_an_item_marked_not_interested_leaves_the_list_at_once(
+    two_taste_catalog, django_capture_on_commit_callbacks
+):
+    # given an active item-kNN model whose top item for g1r4 is i12
+    run = recommender_services.training_run_create(algorithm="itemknn", enqueue=False)
+    recommender_services.training_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        recommender_services.training_run_activate(run=run)
+    client, _ = key_client("read", "feedback")
+    url = reverse("api-rater-recommendations", args=["g1r4"])
+    assert client.get(url, {"k": 1}).json()["results"][0]["external_id"] == "i12"
+
+    # when the rater says "not interested" (an event the model's signal does not count)
+    posted = client.post(
+        reverse("api-events"),
+        {"rater": "g1r4", "item": "i12", "event_type": "not_interested", "value": 1},
+        format="json",
+    )
+
+    # then the item is gone from the next list, which is still personal
+    assert posted.status_code == 201
+    after = client.get(url, {"k": 5}).json()
+    assert after["strategy"] == "folded-in"
+    assert "i12" not in [r["external_id"] for r in after["results"]]
+    assert len(after["results"]) == 5
