@@ -28,11 +28,11 @@ run: install
 	@if [ "$(DEMO)" = "1" ]; then $(PY) manage.py seed_demo; fi
 	bash scripts/run.sh
 
-## make test: install everything (Chromium from Debian included) and run the suite on PostgreSQL + Redis, then on SQLite.
+## make test: install everything (Chromium from Debian included); the suite on PostgreSQL + Redis, then again on SQLite (no browser).
 test: install-dev
 	bash scripts/install_chromium.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest -m "not browser" tests/catalog
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest -m "not browser"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
