@@ -295,3 +295,42 @@ def test_operator_trains_compares_activates_rolls_back_and_browses_a_rater(
     assert first.locator("a").inner_text() == "Item 11"
     assert re.search(r"Because you rated “Item \d+” and “Item \d+”", first.inner_text())
     screenshot("e2e-rater")
+
+
+def test_imports_search_policy_and_api_key_pages(operator_page, live_server, screenshot):
+    page = operator_page
+    nav = page.locator("header nav, nav").first
+
+    # Imports: an empty history says what to do next
+    nav.get_by_role("link", name="Imports", exact=True).click()
+    expect(page.get_by_role("heading", name="Imports")).to_be_visible()
+    expect(page.get_by_role("link", name="Upload a file")).to_be_visible()
+    screenshot("import-list")
+
+    # Search: the launch form is there
+    nav.get_by_role("link", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Hyper-parameter search")).to_be_visible()
+    expect(page.get_by_role("button", name="Launch search")).to_be_visible()
+    screenshot("search-list")
+
+    # Policy: a bad diversity is refused beside the field, a good one is saved
+    nav.get_by_role("link", name="Policy", exact=True).click()
+    expect(page.get_by_role("heading", name="Serving and retraining")).to_be_visible()
+    page.fill("#id_diversity", "7")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist").first).to_be_visible()
+    page.fill("#id_diversity", "0.3")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist")).to_have_count(0)
+    assert page.input_value("#id_diversity") == "0.3"
+    screenshot("serving-policy")
+
+    # API keys: a new key is shown once, then revoked
+    nav.get_by_role("link", name="API keys", exact=True).click()
+    page.fill("#id_name", "web shop")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_contain_text("rs_")
+    screenshot("api-keys")
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("revoked", exact=False).first).to_be_visible()
+    expect(page.locator("#new-key")).to_have_count(0)
