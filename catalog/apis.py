@@ -19,6 +19,7 @@ from catalog import selectors, services
 from catalog.forms import FORMAT_CHOICES
 from catalog.models import DataImport, Interaction, Item, Rater
 from catalog.permissions import FeedbackScope, ManageScope
+from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
 
 
 class ItemOutputSerializer(serializers.ModelSerializer):
@@ -135,10 +136,11 @@ class DataImportListCreateApi(APIView):
                 raise serializers.ValidationError(f"an object with keys among {sorted(allowed)}")
             return value
 
-    @extend_schema(responses=DataImportOutputSerializer(many=True))
+    @extend_schema(
+        parameters=PAGE_PARAMETERS, responses=page_serializer(DataImportOutputSerializer)
+    )
     def get(self, request: Request) -> Response:
-        imports = selectors.data_import_list()[:100]
-        return Response(DataImportOutputSerializer(imports, many=True).data)
+        return paginated(request, self, selectors.data_import_list(), DataImportOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: DataImportOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -261,10 +263,10 @@ class RaterListCreateApi(APIView):
 
     permission_classes = [ManageScope]
 
-    @extend_schema(responses=RaterSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_serializer(RaterSerializer))
     def get(self, request: Request) -> Response:
-        raters = Rater.objects.exclude(external_id=None).order_by("id")[:500]
-        return Response(RaterSerializer(raters, many=True).data)
+        raters = Rater.objects.exclude(external_id=None).order_by("id")
+        return paginated(request, self, raters, RaterSerializer)
 
     @extend_schema(request=RaterSerializer, responses={201: RaterSerializer})
     def post(self, request: Request) -> Response:

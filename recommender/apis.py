@@ -16,6 +16,7 @@ from recommender.inspection import similar_items
 from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
 from recommender.serving import Filters, recommend_for_rater
+from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
 
 
 class RecommendationOutputSerializer(serializers.Serializer):
@@ -133,12 +134,15 @@ class TrainingRunListCreateApi(APIView):
             choices=TrainingRun.Status.values, required=False, default=""
         )
 
-    @extend_schema(parameters=[FilterSerializer], responses=TrainingRunOutputSerializer(many=True))
+    @extend_schema(
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
+        responses=page_serializer(TrainingRunOutputSerializer),
+    )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        runs = selectors.training_run_list(**filters.validated_data)[:200]
-        return Response(TrainingRunOutputSerializer(runs, many=True).data)
+        runs = selectors.training_run_list(**filters.validated_data)
+        return paginated(request, self, runs, TrainingRunOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: TrainingRunOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -340,10 +344,10 @@ class SearchListCreateApi(APIView):
         time_budget_seconds = serializers.IntegerField(default=0, min_value=0)
         seed = serializers.IntegerField(default=42, min_value=0)
 
-    @extend_schema(responses=SearchOutputSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_serializer(SearchOutputSerializer))
     def get(self, request: Request) -> Response:
-        searches = HyperparameterSearch.objects.all()[:100]
-        return Response(SearchOutputSerializer(searches, many=True).data)
+        searches = HyperparameterSearch.objects.all()
+        return paginated(request, self, searches, SearchOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: SearchOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -1,11 +1,13 @@
-"""API-wide helpers: one error body shape for every failure."""
+"""API-wide helpers: one error body shape for every failure, one way to page through lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,3 +45,37 @@ class HealthApi(APIView):
 
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
+
+
+class Pagination(LimitOffsetPagination):
+    """``?limit=&offset=`` on every list: 50 by default, at most 500 a page."""
+
+    default_limit = 50
+    max_limit = 500
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Rows per page (default 50, at most 500)."),
+    OpenApiParameter("offset", int, description="Rows to skip."),
+]
+
+
+def page_serializer(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The documented shape of a page of ``item``: count, next/previous links, results."""
+    name = item.__name__.removesuffix("Serializer").removesuffix("Output") + "PageSerializer"
+    fields = {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+def paginated(
+    request: Request, view: APIView, rows: Any, serializer: type[serializers.Serializer]
+) -> Response:
+    """One page of ``rows`` (a queryset or list) serialised, with the total and links."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)

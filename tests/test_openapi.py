@@ -73,6 +73,8 @@ def test_responses_conform_to_the_schema(
         ("/api/v1/runs/{run_id}/", "get", f"/api/v1/runs/{run.pk}/"),
         ("/api/v1/algorithms/", "get", "/api/v1/algorithms/"),
         ("/api/v1/imports/", "get", "/api/v1/imports/"),
+        ("/api/v1/raters/", "get", "/api/v1/raters/?limit=5&offset=3"),
+        ("/api/v1/searches/", "get", "/api/v1/searches/"),
     ]
     for template, method, url in calls:
         response = getattr(api_client, method)(url)

@@ -111,3 +111,18 @@ def test_an_unmapped_upload_is_refused_with_the_columns_found(operator_api):
     assert response.status_code == 400
     assert "found columns: p, q, r" in str(response.json()["error"]["details"])
     assert DataImport.objects.count() == 0
+
+
+def test_lists_page_with_limit_and_offset(operator_api):
+    for n in range(5):
+        operator_api.post(reverse("api-rater-list"), {"external_id": f"r{n}"}, format="json")
+
+    first = operator_api.get(reverse("api-rater-list"), {"limit": 2}).json()
+    last = operator_api.get(reverse("api-rater-list"), {"limit": 2, "offset": 4}).json()
+
+    assert first["count"] == 5
+    assert [r["external_id"] for r in first["results"]] == ["r0", "r1"]
+    assert "offset=2" in first["next"]
+    assert first["previous"] is None
+    assert [r["external_id"] for r in last["results"]] == ["r4"]
+    assert last["next"] is None
