@@ -51,14 +51,18 @@ def test_a_revoked_key_is_refused(two_taste_catalog):
     assert response.json()["error"]["message"] == "Invalid or revoked API key."
 
 
-def test_feedback_then_recommendations_reflect_it_at_once(
-    two_taste_catalog, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def active_itemknn(two_taste_catalog, django_capture_on_commit_callbacks):
+    """An active item-kNN run whose top item for rater g1r4 is i12."""
     run = recommender_services.training_run_create(algorithm="itemknn", enqueue=False)
     recommender_services.training_run_execute(run_id=run.pk)
     run.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         recommender_services.training_run_activate(run=run)
+    return run
+
+
+def test_feedback_then_recommendations_reflect_it_at_once(active_itemknn):
     client, _ = key_client("read", "feedback")
     url = reverse("api-rater-recommendations", args=["g1r4"])
     assert client.get(url, {"k": 1}).json()["results"][0]["external_id"] == "i12"
@@ -163,15 +167,7 @@ def test_similar_items_come_from_the_active_model(
     assert all(int(r["external_id"][1:]) < 8 for r in data["results"])  # same taste group
 
 
-def test_an_item_marked_not_interested_leaves_the_list_at_once(
-    two_taste_catalog, django_capture_on_commit_callbacks
-):
-    # given an active item-kNN model whose top item for g1r4 is i12
-    run = recommender_services.training_run_create(algorithm="itemknn", enqueue=False)
-    recommender_services.training_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    with django_capture_on_commit_callbacks(execute=True):
-        recommender_services.training_run_activate(run=run)
+def test_an_item_marked_not_interested_leaves_the_list_at_once(active_itemknn):
     client, _ = key_client("read", "feedback")
     url = reverse("api-rater-recommendations", args=["g1r4"])
     assert client.get(url, {"k": 1}).json()["results"][0]["external_id"] == "i12"
