@@ -119,6 +119,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests get a file too, not Django's shared-cache in-memory database: that one locks whole
     # tables between threads, so a test's worker thread fails with "database table is locked".
     _db_file = Path(DATABASES["default"]["NAME"])
+    _db_file.parent.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
     DATABASES["default"]["TEST"] = {"NAME": str(_db_file.with_name(f"test_{_db_file.name}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
