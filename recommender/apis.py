@@ -15,6 +15,7 @@ from recommender import selectors, services
 from recommender.inspection import similar_items
 from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
+from recommender.services.impressions import impression_record
 from recommender.serving import Filters, recommend_for_rater
 from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
 
@@ -235,6 +236,7 @@ class RaterRecommendationsApi(APIView):
             exclude_genres=_csv_set(data["exclude_categories"]),
         )
         result = recommend_for_rater(rater, n=data["k"], offset=data["offset"], filters=filters)
+        impression_record(rater=rater, result=result, surface="api")
         return Response(
             {
                 "rater": rater.external_id,

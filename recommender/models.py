@@ -140,6 +140,36 @@ class RecommendationSnapshot(models.Model):
         return f"run {self.run_id} top-{len(self.item_ids)} for rater {self.rater_id}"
 
 
+class RecommendationImpression(models.Model):
+    """One list actually served to a rater (a page view or an API call): what they were shown.
+
+    One row per served list, not per item, so recording it is a single INSERT on the serving
+    path. The online feedback rate on the overview compares these lists with what the rater
+    did afterwards. Erasing a rater deletes their impressions (FK cascade).
+    """
+
+    class Surface(models.TextChoices):
+        PAGE = "page"
+        API = "api"
+
+    rater = models.ForeignKey(
+        "catalog.Rater", on_delete=models.CASCADE, related_name="recommendation_impressions"
+    )
+    run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    item_ids = models.JSONField(default=list)  # catalog Item primary keys, in the order shown
+    strategy = models.CharField(max_length=20, blank=True)  # precomputed, folded-in, popularity
+    surface = models.CharField(max_length=10, choices=Surface.choices)
+    served_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-served_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{len(self.item_ids)} items shown to rater {self.rater_id} ({self.surface})"
+
+
 class ServingPolicy(models.Model):
     """Operator settings for serving and retraining: one row (pk=1)."""
 

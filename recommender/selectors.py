@@ -7,12 +7,13 @@ import dataclasses
 import inspect
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay
+from django.utils import timezone
 
 from catalog.models import DataImport, Interaction, Item, Rater
 from recommender.algorithms import ALGORITHMS
@@ -21,7 +22,7 @@ from recommender.models import (
     EpochMetric,
     ModelActivation,
     PerUserMetrics,
-    RecommendationSnapshot,
+    RecommendationImpression,
     TrainingRun,
 )
 
@@ -147,7 +148,17 @@ METRIC_DIRECTION = {
     "rmse": -1,
     "mae": -1,
 }
-FEEDBACK_TOP_N = 10
+#: Served lists from this many days back count towards the online feedback rate.
+FEEDBACK_WINDOW_DAYS = 30
+#: Interactions that count as a response to a recommendation (views do not: a view is often
+#: the impression itself).
+FEEDBACK_EVENTS = (
+    Interaction.EventType.RATING,
+    Interaction.EventType.CLICK,
+    Interaction.EventType.LIKE,
+    Interaction.EventType.PURCHASE,
+    Interaction.EventType.NOT_INTERESTED,
+)
 
 
 def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -174,55 +185,69 @@ def rollback_target_get() -> TrainingRun | None:
 
 @dataclass(frozen=True)
 class FeedbackRate:
-    """Online feedback: how often raters went on to rate what they were recommended.
+    """Online feedback: how often raters went on to act on what they were actually shown.
 
-    Definition: take every stored top-N list (``RecommendationSnapshot``, first ``top_n`` items)
-    of a rater who rated anything through the site or the API after the list was computed
-    ("returning raters"). ``recommended`` counts those (rater, item) pairs; ``rated`` counts the
-    pairs the rater then rated through the site or the API (a rating interaction newer than the
-    list). Imported interactions never count: they were not a response to a recommendation.
+    Definition: every (rater, item) pair served on the "for you" page or by the recommendations
+    API (``RecommendationImpression``) in the ``window_days`` before now counts once in
+    ``served`` (the denominator), from the first time it was served in the window. ``responded``
+    counts the pairs the rater then acted on through the site or the API: a rating, click,
+    like, purchase or "not interested" on that item after it was first served. Views do not
+    count (a view is often the impression itself), and imported interactions never count.
     """
 
-    recommended: int
-    rated: int
+    served: int
+    responded: int
     raters: int
-    top_n: int
+    lists: int
+    window_days: int
 
     @property
     def rate(self) -> float | None:
-        return self.rated / self.recommended if self.recommended else None
+        return self.responded / self.served if self.served else None
+
+    @property
+    def percent(self) -> float | None:
+        return 100 * self.rate if self.rate is not None else None
 
 
-def feedback_rate(*, top_n: int = FEEDBACK_TOP_N) -> FeedbackRate:
-    online = Interaction.objects.filter(
-        source__in=[Interaction.Source.SITE, Interaction.Source.API],
-        event_type=Interaction.EventType.RATING,
-    )
-    later = online.filter(rater_id=OuterRef("rater_id"), occurred_at__gt=OuterRef("computed_at"))
-    snapshots = RecommendationSnapshot.objects.filter(Exists(later)).values_list(
-        "rater_id", "item_ids", "computed_at"
+def feedback_rate(
+    *, window_days: int = FEEDBACK_WINDOW_DAYS, now: datetime | None = None
+) -> FeedbackRate:
+    since = (now or timezone.now()) - timedelta(days=window_days)
+    lists = list(
+        RecommendationImpression.objects.filter(served_at__gte=since).values_list(
+            "rater_id", "item_ids", "served_at"
+        )
     )
     pairs = [
-        (rater_id, item_id, computed_at)
-        for rater_id, item_ids, computed_at in snapshots.iterator()
-        for item_id in item_ids[:top_n]
+        (rater_id, item_id, served_at)
+        for rater_id, item_ids, served_at in lists
+        for item_id in item_ids
     ]
     if not pairs:
-        return FeedbackRate(0, 0, 0, top_n)
-    shown = pd.DataFrame(pairs, columns=["rater_id", "item_id", "computed_at"])
-    shown["pair"] = np.arange(len(shown))
+        return FeedbackRate(0, 0, 0, len(lists), window_days)
+    shown = (
+        pd.DataFrame(pairs, columns=["rater_id", "item_id", "served_at"])
+        .groupby(["rater_id", "item_id"], as_index=False)["served_at"]
+        .min()
+    )
     events = pd.DataFrame.from_records(
         list(
-            online.filter(rater_id__in=shown["rater_id"].unique().tolist()).values_list(
-                "rater_id", "item_id", "occurred_at"
-            )
+            Interaction.objects.filter(
+                rater_id__in=shown["rater_id"].unique().tolist(),
+                source__in=[Interaction.Source.SITE, Interaction.Source.API],
+                event_type__in=FEEDBACK_EVENTS,
+                occurred_at__gt=since,
+            ).values_list("rater_id", "item_id", "occurred_at")
         ),
         columns=["rater_id", "item_id", "occurred_at"],
     )
     merged = shown.merge(events, on=["rater_id", "item_id"], how="left")
-    merged["hit"] = merged["occurred_at"].notna() & (merged["occurred_at"] > merged["computed_at"])
-    rated = int(merged.groupby("pair")["hit"].any().sum())
-    return FeedbackRate(len(shown), rated, int(shown["rater_id"].nunique()), top_n)
+    merged["hit"] = merged["occurred_at"].notna() & (merged["occurred_at"] > merged["served_at"])
+    responded = int(merged.groupby(["rater_id", "item_id"])["hit"].any().sum())
+    return FeedbackRate(
+        len(shown), responded, int(shown["rater_id"].nunique()), len(lists), window_days
+    )
 
 
 def interactions_daily_frame() -> pd.DataFrame:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 
 from catalog import selectors as catalog_selectors
 from catalog.services import rater_for_user
+from recommender.services.impressions import impression_record
 from recommender.serving import recommend_for_rater
 
 
@@ -18,6 +19,7 @@ def for_you(request: HttpRequest) -> HttpResponse:
     if not mine:
         return redirect("recommender:onboarding")
     result = recommend_for_rater(rater, n=20)
+    impression_record(rater=rater, result=result, surface="page")
     return render(request, "recommender/for_you.html", {"result": result, "my": mine})
 
 

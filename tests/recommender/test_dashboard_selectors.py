@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Interaction, Item, Rater
 from recommender import selectors, services
-from recommender.models import PerUserMetrics, RecommendationSnapshot, TrainingRun
+from recommender.models import PerUserMetrics, RecommendationImpression, TrainingRun
 from tests.recommender.helpers import launch
 
 pytestmark = pytest.mark.django_db
@@ -30,45 +31,76 @@ def rate(rater, item, when, source="site", event="rating", value=4.0):
     )[0]
 
 
-@pytest.fixture
-def shown():
-    """Rater "ann" was recommended items 0, 1, 2 (in that order) by a stored list."""
-    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(4)]
-    rater = Rater.objects.create(external_id="ann")
-    run = TrainingRun.objects.create(algorithm="popularity", status="succeeded")
-    snapshot = RecommendationSnapshot.objects.create(
-        run=run, rater=rater, item_ids=[i.pk for i in items[:3]], scores=[3, 2, 1]
+SERVED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+NOW = SERVED_AT + timedelta(days=1)
+
+
+def serve(rater, items, when, surface="page"):
+    return RecommendationImpression.objects.create(
+        rater=rater, item_ids=[i.pk for i in items], surface=surface, served_at=when
     )
-    return rater, items, snapshot.computed_at
 
 
-def test_feedback_counts_listed_items_rated_online_after_the_list(shown):
-    rater, items, listed_at = shown
-    rate(rater, items[0], listed_at + timedelta(minutes=5))  # a hit, on the site
-    rate(rater, items[1], listed_at + timedelta(minutes=6), source="import")  # imported: no
-    rate(rater, items[3], listed_at + timedelta(minutes=7), source="api")  # not listed: no
+@pytest.fixture
+def served():
+    """Ann and Bob were shown lists on the site and through the API; Carl only long ago.
 
-    feedback = selectors.feedback_rate(top_n=3)
+    Served (rater, item) pairs in the 30-day window: ann x0 x1 x2 x3, bob x0 x3 (6 pairs; ann's
+    x0 was shown twice and counts once, from its first showing).
+    """
+    x = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(4)]
+    ann, bob, carl = (Rater.objects.create(external_id=name) for name in ("ann", "bob", "carl"))
+    serve(ann, x[:3], SERVED_AT)
+    serve(bob, [x[0], x[3]], SERVED_AT + timedelta(hours=1), surface="api")
+    serve(ann, [x[0], x[3]], SERVED_AT + timedelta(hours=2))
+    serve(carl, [x[1]], SERVED_AT - timedelta(days=40))  # outside the window
+    return (ann, bob, carl), x
 
-    assert (feedback.recommended, feedback.rated, feedback.raters) == (3, 1, 1)
+
+def test_feedback_rate_is_the_share_of_served_pairs_acted_on_after_serving(served):
+    (ann, bob, carl), x = served
+    rate(ann, x[0], SERVED_AT + timedelta(minutes=5))  # hit (site rating)
+    rate(ann, x[1], SERVED_AT + timedelta(minutes=6), source="import")  # imported: no
+    rate(ann, x[3], SERVED_AT + timedelta(minutes=30), event="click")  # before x3 was shown: no
+    rate(ann, x[2], SERVED_AT + timedelta(hours=3), event="view")  # a view is no response
+    rate(bob, x[0], SERVED_AT - timedelta(minutes=1))  # before it was shown: no
+    rate(bob, x[3], SERVED_AT + timedelta(hours=2), source="api", event="like")  # hit
+    rate(carl, x[1], SERVED_AT)  # carl's list is older than the window
+
+    feedback = selectors.feedback_rate(now=NOW)
+
+    assert (feedback.served, feedback.responded) == (6, 2)
+    assert (feedback.raters, feedback.lists, feedback.window_days) == (2, 3, 30)
     assert feedback.rate == pytest.approx(1 / 3)
+    assert feedback.percent == pytest.approx(100 / 3)
 
 
-def test_feedback_only_looks_at_the_top_n_of_each_list(shown):
-    rater, items, listed_at = shown
-    rate(rater, items[2], listed_at + timedelta(minutes=5), source="api")
+def test_a_longer_window_takes_in_older_lists(served):
+    (_, _, carl), x = served
+    rate(carl, x[1], SERVED_AT)
 
-    assert selectors.feedback_rate(top_n=2).rated == 0
-    assert selectors.feedback_rate(top_n=3).rated == 1
+    feedback = selectors.feedback_rate(window_days=60, now=NOW)
+
+    assert (feedback.served, feedback.responded, feedback.raters) == (7, 1, 3)
 
 
-def test_raters_who_did_not_come_back_do_not_count(shown):
-    rater, items, listed_at = shown
-    rate(rater, items[0], listed_at - timedelta(days=1))  # rated before the list: not feedback
+def test_no_served_lists_means_no_rate():
+    feedback = selectors.feedback_rate(now=NOW)
 
-    feedback = selectors.feedback_rate()
+    assert (feedback.served, feedback.responded, feedback.rate) == (0, 0, None)
 
-    assert (feedback.recommended, feedback.rated, feedback.rate) == (0, 0, None)
+
+def test_overview_page_shows_the_rate_and_its_denominator(operator_client):
+    x = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(3)]
+    dan = Rater.objects.create(external_id="dan")
+    shown_at = timezone.now() - timedelta(hours=1)
+    serve(dan, x, shown_at)
+    rate(dan, x[2], shown_at + timedelta(minutes=1))
+
+    html = operator_client.get(reverse("recommender:overview")).content.decode()
+
+    assert '<span class="kpi" id="feedback-rate">33.3%</span>' in html
+    assert "(1 of 3 served, last 30 days)" in html
 
 
 def test_overview_counts_data_and_names_the_serving_run(two_taste_catalog, operator):

@@ -1,0 +1,98 @@
+"""What was served is recorded once per list, by the "for you" page and the API."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from catalog import services as catalog_services
+from catalog.models import Item, Rater
+from recommender.models import RecommendationImpression
+from recommender.services.impressions import impression_record
+from recommender.serving import Recommendation, RecommendationList
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def served_list(items: list[Item], run_id: int | None = None) -> RecommendationList:
+    return RecommendationList(
+        items=[Recommendation(item=item, score=1.0, reason="") for item in items],
+        strategy="popularity",
+        explanation="",
+        run_id=run_id,
+    )
+
+
+def test_a_served_list_is_one_row_written_with_one_query():
+    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(5)]
+    rater = Rater.objects.create(external_id="ann")
+
+    with CaptureQueriesContext(connection) as queries:
+        impression = impression_record(rater=rater, result=served_list(items), surface="api")
+
+    assert len(queries) == 1
+    assert impression is not None
+    assert impression.item_ids == [item.pk for item in items]
+    assert (impression.surface, impression.strategy, impression.run_id) == (
+        "api",
+        "popularity",
+        None,
+    )
+
+
+def test_an_empty_list_records_nothing():
+    rater = Rater.objects.create(external_id="ann")
+
+    assert impression_record(rater=rater, result=served_list([]), surface="page") is None
+    assert not RecommendationImpression.objects.exists()
+
+
+def test_the_api_records_exactly_the_items_it_returned(two_taste_catalog):
+    _, raw = catalog_services.api_key_create(name="shop", scopes=["read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+
+    response = client.get(reverse("api-rater-recommendations", args=["g0r1"]), {"k": 3})
+
+    assert response.status_code == 200
+    impression = RecommendationImpression.objects.get()
+    returned = [row["item_id"] for row in response.json()["results"]]
+    assert len(returned) == 3
+    assert impression.item_ids == returned
+    assert (impression.rater.external_id, impression.surface) == ("g0r1", "api")
+
+
+def test_the_for_you_page_records_the_list_it_showed(two_taste_catalog, client, end_user):
+    rater = catalog_services.rater_for_user(user=end_user)
+    catalog_services.interaction_record(
+        rater=rater, item=Item.objects.get(external_id="i0"), value=5
+    )
+    client.force_login(end_user)
+
+    response = client.get(reverse("recommender:for-you"))
+
+    assert response.status_code == 200
+    impression = RecommendationImpression.objects.get()
+    assert impression.item_ids == [r.item.pk for r in response.context["result"].items]
+    assert (impression.rater, impression.surface) == (rater, "page")
+
+
+def test_erasing_a_rater_removes_their_impressions():
+    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
+    ann, bob = Rater.objects.create(external_id="ann"), Rater.objects.create(external_id="bob")
+    impression_record(rater=ann, result=served_list(items), surface="page")
+    impression_record(rater=bob, result=served_list(items), surface="page")
+
+    catalog_services.rater_erase(rater=ann)
+
+    assert list(RecommendationImpression.objects.values_list("rater__external_id", flat=True)) == [
+        "bob"
+    ]
