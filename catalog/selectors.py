@@ -54,6 +54,41 @@ def ratings_frame() -> pd.DataFrame:
     )
 
 
+def item_content_frame() -> pd.DataFrame:
+    """Every item's title, description and genres, indexed by item key as a string.
+
+    This is the item side of the data that content and attribute models learn from; the keys
+    match the item ids of :func:`ratings_frame` as the ML core sees them.
+    """
+    rows = Item.objects.values_list("pk", "title", "description", "genres")
+    frame = pd.DataFrame.from_records(
+        rows.iterator(chunk_size=50_000), columns=["pk", "title", "description", "genres"]
+    )
+    frame["genres"] = frame["genres"].map(lambda value: value if isinstance(value, list) else [])
+    return frame.set_index(frame.pop("pk").astype(str))
+
+
+def rater_attributes_frame() -> pd.DataFrame | None:
+    """Each rater's attributes (age, gender, occupation, …) as columns, indexed by rater key.
+
+    None when no rater has any. A rater without a value has NaN there ("unknown").
+    """
+    rows = Rater.objects.exclude(attributes={}).values_list("pk", "attributes")
+    records = {str(pk): attributes for pk, attributes in rows.iterator(chunk_size=50_000)}
+    return attributes_table(records) if records else None
+
+
+def attributes_table(records: dict[str, dict]) -> pd.DataFrame:
+    """Attribute dicts keyed by rater key → one column per attribute, numbers as numbers."""
+    frame = pd.DataFrame.from_dict(records, orient="index")
+    # Numbers imported as text (e.g. "24") stay comparable: convert columns that are all numeric.
+    for column in frame.columns:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        if numeric.notna().sum() == frame[column].notna().sum():
+            frame[column] = numeric
+    return frame
+
+
 @dataclass
 class DatasetOverview:
     items: int

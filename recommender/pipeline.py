@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,11 +27,17 @@ from recommender.algorithms.base import (
     TrainOptions,
     ValidationData,
 )
-from recommender.data import Interactions, interactions_from_frame, user_batch
+from recommender.data import Interactions, Vocabulary, interactions_from_frame, user_batch
 from recommender.evaluation import coldstart
-from recommender.evaluation.protocols import evaluate_ranking, evaluate_rating, per_user_ranking
+from recommender.evaluation.protocols import (
+    evaluate_ranking,
+    evaluate_rating,
+    per_user_ranking,
+    rating_errors,
+)
+from recommender.evaluation.significance import per_user_errors
 from recommender.evaluation.splits import kfold_split, leave_last_out, stratified_split
-from recommender.rerank import Diversified
+from recommender.rerank import Diversified, genre_features
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +101,41 @@ class Signal:
         return out.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class SideData:
+    """What is known about items and raters besides their interactions (all optional).
+
+    Attributes:
+        content: item content indexed by item id (``title``, ``genres`` list, ``description``),
+            None when only genre flags (or nothing) were given.
+        raters: rater attributes indexed by rater id (e.g. age, gender, occupation).
+        genre_flags: one-hot genres indexed by item id, for diversity figures and re-ranking.
+    """
+
+    content: pd.DataFrame | None = None
+    raters: pd.DataFrame | None = None
+    genre_flags: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, items: pd.DataFrame | None, raters: pd.DataFrame | None = None) -> SideData:
+        """From an item frame that is either content (a ``genres`` list column) or genre flags."""
+        if items is None or not _is_content(items):
+            return cls(None, raters, items)
+        flags = genre_features(items["genres"]) if "genres" in items else None
+        return cls(items, raters, flags if flags is not None and flags.shape[1] else None)
+
+    def attach(self, data: Interactions) -> Interactions:
+        """``data`` with the item content and rater attributes that models may learn from."""
+        return replace(data, item_features=self.content, user_features=self.raters)
+
+
+def _is_content(items: pd.DataFrame) -> bool:
+    if "title" in items or "description" in items:
+        return True
+    genres = items["genres"] if "genres" in items else pd.Series(dtype=object)
+    return bool(genres.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any())
+
+
 @dataclass
 class ProtocolResult:
     model: Recommender
@@ -103,7 +143,8 @@ class ProtocolResult:
     metrics: dict[str, float]
     fit_seconds: float
     evaluate_seconds: float
-    # P1/P3: one row per test user (protocols.per_user_ranking), kept for paired comparisons.
+    # One row per test user, kept for paired comparisons: P1/P3 protocols.per_user_ranking,
+    # P2 significance.per_user_errors (RMSE and MAE over the user's ratings in every fold).
     per_user: pd.DataFrame | None = None
 
 
@@ -142,31 +183,26 @@ def run_protocol(
 ) -> ProtocolResult:
     """Split ``frame`` by ``protocol``, fit a model on the training part and measure it.
 
-    With ``diversity`` > 0 and ``item_features`` (a frame of genre flags indexed by item id),
-    the ranking is re-ranked with MMR as serving does, so the metrics show its effect.
-
-    The cold-start protocols read ``item_features`` as the item content frame (indexed by
-    item id: ``title``, ``genres`` list, optional ``description``; required by "new-items")
-    and ``user_features`` as rater attributes (indexed by rater id; used by "new-raters").
+    ``item_features`` is the item content frame (indexed by item id: ``title``, ``genres``
+    list, optional ``description``; a frame of genre flags is accepted too) and
+    ``user_features`` the rater attributes (indexed by rater id). Every protocol hands both to
+    the model with its training data (content and attribute models learn from them); genres
+    also give the intra-list diversity figures and, with ``diversity`` > 0, the MMR re-ranking
+    that serving applies, so the metrics show its effect. "new-items" requires item content.
     """
     options = options or TrainOptions()
     signal = signal or Signal()
     model = build_model(algorithm, config)
     data = signal.apply(frame, explicit=model.predicts_ratings)
-    if diversity > 0 and item_features is not None and protocol in ("p1", "p3"):
-        model = Diversified(model, item_features, diversity)  # type: ignore[assignment]
-    runner = {
-        "p1": _run_p1,
-        "p2": _run_p2,
-        "p3": _run_p3,
-        "p1-inner": _run_p1_inner,
-        **_cold_start_runners(user_features),
-    }.get(protocol)
+    side = SideData.of(item_features, user_features)
+    if diversity > 0 and side.genre_flags is not None and protocol in ("p1", "p3"):
+        model = Diversified(model, side.genre_flags, diversity)  # type: ignore[assignment]
+    runner = _RUNNERS.get(protocol)
     if runner is None:
         raise ConfigError(
             "protocol", f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
         )
-    return runner(model, data, options, on_epoch, k, item_features)
+    return runner(model, data, options, on_epoch, k, side)
 
 
 def _timed_fit(
@@ -189,12 +225,12 @@ def _run_p1(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
+    side: SideData,
 ) -> ProtocolResult:
     split = stratified_split(data, ratio=0.75, seed=options.seed)
-    train = interactions_from_frame(split.train)
+    train = side.attach(interactions_from_frame(split.train))
     fit_seconds = _timed_fit(model, train, options, on_epoch)
-    return _measure_ranking(model, train, train, split.test, k, item_features, fit_seconds)
+    return _measure_ranking(model, train, train, split.test, k, side, fit_seconds)
 
 
 def _measure_ranking(
@@ -203,12 +239,12 @@ def _measure_ranking(
     history: Interactions,
     test: pd.DataFrame,
     k: int,
-    item_features: Any,
+    side: SideData,
     fit_seconds: float,
 ) -> ProtocolResult:
     """Aggregate figures plus one row per test user (for paired comparisons between runs)."""
     metrics, seconds = _timed(
-        lambda: evaluate_ranking(model, history, test, k=k, item_features=item_features)
+        lambda: evaluate_ranking(model, history, test, k=k, item_features=side.genre_flags)
     )
     per_user, per_user_seconds = _timed(
         lambda: per_user_ranking(model, history, test, k=k, with_auc=False)
@@ -222,11 +258,11 @@ def _run_p1_inner(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
+    side: SideData,
 ) -> ProtocolResult:
     """Hyper-parameter search scores trials here, so P1's test rows never choose a setting."""
     outer = stratified_split(data, ratio=0.75, seed=options.seed)
-    return _run_p1(model, outer.train, options, on_epoch, k, item_features)
+    return _run_p1(model, outer.train, options, on_epoch, k, side)
 
 
 def _run_p2(
@@ -235,25 +271,27 @@ def _run_p2(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
+    side: SideData,
 ) -> ProtocolResult:
     if not model.predicts_ratings:
         raise ConfigError("protocol", f"{model.name} does not predict ratings; use p1 or p3")
     folds = kfold_split(data, k=5, seed=options.seed)
-    results, fit_total, eval_total = [], 0.0, 0.0
+    results, errors, fit_total, eval_total = [], [], 0.0, 0.0
     for number, fold in enumerate(folds, start=1):
         fold_model = model if number == 1 else build_model(model.name, model.config.to_dict())
-        train = interactions_from_frame(fold.train)
+        train = side.attach(interactions_from_frame(fold.train))
         fit_total += _timed_fit(fold_model, train, options, on_epoch if number == 1 else None)
         values, seconds = _timed(
             lambda m=fold_model, t=train, f=fold: evaluate_rating(m, t, f.test)
         )
         results.append(values)
+        errors.append(rating_errors(fold_model, train, fold.test))  # for paired tests
         eval_total += seconds
         if number == 1:
             first_train = train
     metrics = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
-    return ProtocolResult(model, first_train, metrics, fit_total, eval_total)
+    per_user = per_user_errors(pd.concat(errors, ignore_index=True))
+    return ProtocolResult(model, first_train, metrics, fit_total, eval_total, per_user)
 
 
 def _run_p3(
@@ -262,15 +300,15 @@ def _run_p3(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
+    side: SideData,
 ) -> ProtocolResult:
     split = leave_last_out(data)
     seen = pd.concat([split.train, split.validation])
-    train = interactions_from_frame(split.train)
+    train = side.attach(interactions_from_frame(split.train))
     history = interactions_from_frame(seen, users=train.users, items=train.items)
     fit_options = dataclasses.replace(options, validation=_validation(train, split.validation))
     fit_seconds = _timed_fit(model, train, fit_options, on_epoch)
-    return _measure_ranking(model, train, history, split.test, k, item_features, fit_seconds)
+    return _measure_ranking(model, train, history, split.test, k, side, fit_seconds)
 
 
 def _validation(train: Interactions, validation: pd.DataFrame) -> ValidationData | None:
@@ -290,21 +328,24 @@ def fit_for_serving(
     options: TrainOptions,
     signal: Signal | None = None,
     on_epoch: EpochCallback | None = None,
+    item_features: pd.DataFrame | None = None,
+    user_features: pd.DataFrame | None = None,
 ) -> tuple[Recommender, Interactions]:
-    """Fit on every interaction that counts: the model that gets served."""
+    """Fit on every interaction that counts: the model that gets served.
+
+    For a model that reads item content, the item vocabulary covers every item of
+    ``item_features``, so items nobody has interacted with yet get a vector from their content
+    (serving can then recommend them). Other models know only items with interactions.
+    """
     model = build_model(algorithm, config)
     data = (signal or Signal()).apply(frame, explicit=model.predicts_ratings)
-    train = interactions_from_frame(data)
+    side = SideData.of(item_features, user_features)
+    catalogue = None
+    if model.uses_item_content and side.content is not None:
+        catalogue = Vocabulary.from_values([*data["item_id"], *side.content.index.astype(str)])
+    train = side.attach(interactions_from_frame(data, items=catalogue))
     model.fit(train, options, on_epoch)
     return model, train
-
-
-def _cold_start_runners(user_features: pd.DataFrame | None) -> dict[str, Callable[..., Any]]:
-    """The cold-start runners, with the rater attributes the P1-P3 runners do not take."""
-    return {
-        "new-items": _run_new_items,
-        "new-raters": partial(_run_new_raters, user_features=user_features),
-    }
 
 
 def _run_new_items(
@@ -313,13 +354,15 @@ def _run_new_items(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
+    side: SideData,
 ) -> ProtocolResult:
     """EVALUATION.md new items: the held-out items are the only candidates."""
-    if not isinstance(item_features, pd.DataFrame):
-        raise ConfigError("item_features", "the new-items protocol needs an item feature frame")
-    split = coldstart.new_items_split(data, item_features, seed=options.seed)
-    train = coldstart.new_items_interactions(split)
+    if side.content is None:
+        raise ConfigError(
+            "item_features", "the new-items protocol needs item content (titles and genres)"
+        )
+    split = coldstart.new_items_split(data, side.content, seed=options.seed)
+    train = replace(coldstart.new_items_interactions(split), user_features=side.raters)
     fit_seconds = _timed_fit(model, train, options, on_epoch)
     metrics, seconds = _timed(
         lambda: coldstart.evaluate_new_items(model, train, split, k=k, seed=options.seed)
@@ -333,19 +376,15 @@ def _run_new_raters(
     options: TrainOptions,
     on_epoch: EpochCallback | None,
     k: int,
-    item_features: Any,
-    user_features: pd.DataFrame | None = None,
+    side: SideData,
 ) -> ProtocolResult:
     """EVALUATION.md new raters; figures are prefixed ``reveal<k>_`` per revealed count."""
     split = coldstart.new_raters_split(data, seed=options.seed)
-    content = item_features if isinstance(item_features, pd.DataFrame) else None
-    train = replace(
-        interactions_from_frame(split.train), user_features=user_features, item_features=content
-    )
+    train = side.attach(interactions_from_frame(split.train))
     fit_seconds = _timed_fit(model, train, options, on_epoch)
     results, seconds = _timed(
         lambda: coldstart.evaluate_new_raters(
-            model, train, split, user_features, k=k, seed=options.seed
+            model, train, split, side.raters, k=k, seed=options.seed
         )
     )
     metrics = {
@@ -354,3 +393,13 @@ def _run_new_raters(
         for name, value in figures.items()
     }
     return ProtocolResult(model, train, metrics, fit_seconds, seconds)
+
+
+_RUNNERS: dict[str, Callable[..., ProtocolResult]] = {
+    "p1": _run_p1,
+    "p2": _run_p2,
+    "p3": _run_p3,
+    "p1-inner": _run_p1_inner,
+    "new-items": _run_new_items,
+    "new-raters": _run_new_raters,
+}

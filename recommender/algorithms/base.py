@@ -136,6 +136,9 @@ class Recommender(ABC):
     predicts_ratings: ClassVar[bool] = False
     #: True when ``score`` uses ``UserBatch.history``, so fresh ratings change the list at once.
     uses_history: ClassVar[bool] = False
+    #: True when the model learns from ``Interactions.item_features`` (titles, genres), so it
+    #: can score items that have no interactions yet (cold-start items).
+    uses_item_content: ClassVar[bool] = False
 
     def __init__(self, config: AlgorithmConfig | None = None) -> None:
         self.config = config or self.config_class()

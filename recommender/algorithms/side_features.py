@@ -272,6 +272,7 @@ class SideFeatures(Recommender):
     """Hybrid FM: raters and items as sums of id and attribute vectors, trained with BPR."""
 
     name: ClassVar[str] = "side_features"
+    uses_item_content: ClassVar[bool] = True
     config_class: ClassVar[type[AlgorithmConfig]] = SideFeaturesConfig
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,

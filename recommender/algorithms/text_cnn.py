@@ -288,6 +288,7 @@ class TextCNN(Recommender):
     """BPR-trained user vectors against item vectors built from content (plus ids when warm)."""
 
     name: ClassVar[str] = "text_cnn"
+    uses_item_content: ClassVar[bool] = True
     config_class: ClassVar[type[AlgorithmConfig]] = TextCNNConfig
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
@@ -452,15 +453,20 @@ class TextCNN(Recommender):
         ``features`` has the columns of ``Interactions.item_features``, one row per item, in
         the order of the returned columns. Use it for items added after training.
         """
+        vectors, biases = self.content_vectors(features)
+        users = self._user_vectors(batch, *self.item_vectors())
+        return (users @ vectors.T + biases).cpu().numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def content_vectors(self, features: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vectors (len(features), factors) and biases of arbitrary items from content alone."""
         net = self._require_fitted()
         assert self.vocabulary is not None
         frame = content_frame(features, [str(i) for i in features.index])
         content = self.vocabulary.encode(frame)
         device = net.item.weight.device
         net.eval()
-        vectors, biases = net.content(content.tokens.to(device), content.genres.to(device))
-        users = self._user_vectors(batch, *self.item_vectors())
-        return (users @ vectors.T + biases).cpu().numpy().astype(np.float32)
+        return net.content(content.tokens.to(device), content.genres.to(device))
 
     def _user_vectors(
         self, batch: UserBatch, vectors: torch.Tensor, biases: torch.Tensor

@@ -17,8 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.utils import timezone
 
-from catalog.models import Item
-from catalog.selectors import ratings_frame
+from catalog.selectors import item_content_frame, rater_attributes_frame, ratings_frame
 from recommender.algorithms import UnknownAlgorithm
 from recommender.algorithms.base import ConfigError, TrainOptions
 from recommender.artifacts import save_artifact
@@ -32,7 +31,6 @@ from recommender.pipeline import (
     fit_for_serving,
     run_protocol,
 )
-from recommender.rerank import genre_features
 from recommender.services.retraining import quality_gate
 from recommender.training import TrainingCancelled
 
@@ -161,6 +159,8 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
     )
     recorder = _EpochRecorder(run)
     _phase(run, "evaluating")
+    # Content and attribute models learn from these; genres also give the diversity figures.
+    content, raters = item_content_frame(), rater_attributes_frame()
     diversity = ServingPolicy.current().diversity
     result = run_protocol(
         frame,
@@ -170,7 +170,8 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
         options,
         recorder.evaluation,
         signal,
-        item_features=_genre_features(),
+        item_features=content,
+        user_features=raters,
         diversity=diversity,
     )
     # Measured as served: with the policy's diversity re-ranking, recorded beside the figures.
@@ -194,7 +195,7 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
         return False
     _phase(run, "fitting for serving")
     model, train = fit_for_serving(
-        frame, run.algorithm, run.config, options, signal, recorder.serving
+        frame, run.algorithm, run.config, options, signal, recorder.serving, content, raters
     )
     relative = f"artifacts/run-{run.pk}.pt"
     save_artifact(
@@ -224,13 +225,6 @@ def _heartbeat(run_id: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-
-
-def _genre_features() -> pd.DataFrame | None:
-    """Genre flags of every item, indexed by item id (None when no item has genres)."""
-    rows = Item.objects.exclude(genres=[]).values_list("pk", "genres")
-    genres = pd.Series({str(pk): values for pk, values in rows}, dtype=object)
-    return genre_features(genres) if len(genres) else None
 
 
 class _EpochRecorder:

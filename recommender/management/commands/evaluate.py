@@ -16,7 +16,6 @@ from recommender.cli import json_object
 from recommender.data import interactions_from_frame
 from recommender.evaluation.protocols import evaluate_rating
 from recommender.pipeline import PROTOCOLS, Signal, build_model, run_protocol
-from recommender.rerank import genre_features
 
 
 class Command(BaseCommand):
@@ -41,7 +40,17 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--device", default="cpu")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
-        parser.add_argument("--items", type=Path, help="item file with genres (e.g. u.item)")
+        parser.add_argument(
+            "--items",
+            type=Path,
+            help="item file: titles and genres for content models, new-items and diversity "
+            "(e.g. u.item)",
+        )
+        parser.add_argument(
+            "--raters",
+            type=Path,
+            help="rater attribute file for side-feature models and new-raters (e.g. u.user)",
+        )
         parser.add_argument(
             "--diversity",
             type=float,
@@ -75,7 +84,10 @@ class Command(BaseCommand):
                     train_options,
                     signal=signal,
                     k=options["k"],
-                    item_features=read_genres(options["items"]) if options["items"] else None,
+                    item_features=read_item_content(options["items"]) if options["items"] else None,
+                    user_features=read_rater_attributes(options["raters"])
+                    if options["raters"]
+                    else None,
                     diversity=options["diversity"],
                 )
                 result = {
@@ -109,25 +121,11 @@ class Command(BaseCommand):
 
 def read_ratings(path: Path, file_format: str = "auto") -> pd.DataFrame:
     """A ratings file as ``user_id, item_id, event_type, value, timestamp`` in file order."""
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
     options = importers.ReadOptions(
         kind="interactions", format=file_format, value_min=-1e9, value_max=1e9
     )
-    frames, errors = [], []
-    try:
-        for chunk in importers.read_interactions(path, options):
-            frames.append(chunk.frame)
-            errors.extend(chunk.errors)
-    except importers.ImportFileError as exc:
-        raise CommandError(f"{path}: {exc}") from exc
-    if errors:
-        first = errors[0]
-        raise CommandError(
-            f"{path}: {len(errors)} invalid rows; first at line {first.line}, "
-            f"column {first.column}: {first.message}"
-        )
-    frame = pd.concat(frames, ignore_index=True)
+    columns = ["rater", "item", "event_type", "value", "occurred_at"]
+    frame = _read_all(path, lambda: importers.read_interactions(path, options), columns)
     stamps = frame["occurred_at"]
     seconds = stamps.astype("int64") // 10**9 if stamps.notna().all() else 0
     return pd.DataFrame(
@@ -164,14 +162,39 @@ def _explicit_test(
     }
 
 
-def read_genres(path: Path) -> pd.DataFrame:
-    """Genre flags per item id from any item file the importer reads."""
+def read_item_content(path: Path) -> pd.DataFrame:
+    """``title``, ``description`` and ``genres`` per item id from an item file."""
     options = importers.ReadOptions(kind="items")
-    frames = []
+    columns = ["external_id", "title", "description", "genres"]
+    frames = _read_all(path, lambda: importers.read_items(path, options), columns)
+    return frames.drop_duplicates("external_id", keep="last").set_index("external_id")
+
+
+def read_rater_attributes(path: Path) -> pd.DataFrame:
+    """Rater attributes (age, gender, occupation, …) per rater id from a rater file."""
+    options = importers.ReadOptions(kind="raters")
+    frames = _read_all(
+        path, lambda: importers.read_raters(path, options), ["external_id", "attributes"]
+    )
+    frames = frames.drop_duplicates("external_id", keep="last")
+    return pd.DataFrame(list(frames["attributes"]), index=frames["external_id"].to_numpy())
+
+
+def _read_all(path: Path, chunks: Any, columns: list[str]) -> pd.DataFrame:
+    """Every valid row of a metadata file; a file with invalid rows is refused with the first."""
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    frames, errors = [], []
     try:
-        for chunk in importers.read_items(path, options):
-            frames.append(chunk.frame[["external_id", "genres"]])
+        for chunk in chunks():
+            frames.append(chunk.frame[columns])
+            errors.extend(chunk.errors)
     except importers.ImportFileError as exc:
         raise CommandError(f"{path}: {exc}") from exc
-    items = pd.concat(frames, ignore_index=True)
-    return genre_features(items.set_index("external_id")["genres"])
+    if errors:
+        first = errors[0]
+        raise CommandError(
+            f"{path}: {len(errors)} invalid rows; first at line {first.line}, "
+            f"column {first.column}: {first.message}"
+        )
+    return pd.concat(frames, ignore_index=True)
