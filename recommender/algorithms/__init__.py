@@ -13,6 +13,7 @@ from recommender.algorithms.base import Recommender
 from recommender.algorithms.biased_mf import BiasedMF
 from recommender.algorithms.bpr import BPRMF
 from recommender.algorithms.ease import EASE
+from recommender.algorithms.ease_mix import EASEMix
 from recommender.algorithms.gru4rec import GRU4Rec
 from recommender.algorithms.itemknn import ItemKNN
 from recommender.algorithms.lightgcn import LightGCN
@@ -26,6 +27,7 @@ ALGORITHMS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
     "itemknn": ItemKNN,
     "ease": EASE,
+    "ease_mix": EASEMix,
     "bpr": BPRMF,
     "ncf": NCF,
     "biased_mf": BiasedMF,

@@ -1,0 +1,245 @@
+"""EASE mixed with two complementary closed-form item-item views of the same history.
+
+A user's score is a weighted sum of three per-user z-scored components, each ``history @ W``
+for a fixed item-item operator W learned from the training interactions:
+
+1. **EASE** (Steck, WWW 2019) with emphasised denoising: ``B = I - P·diag(1/diag(P))``,
+   ``P = (XᵀX + Λ)⁻¹``, the same closed form as ``ease.py``.
+2. **Session neighbours**: how often item j was consumed within ``neighbour_window``
+   positions of item i in the same user's time-ordered sequence (weight ``neighbour_decay**(d-1)``
+   at distance d), row-normalised into transition shares and divided by ``popularity^γ``.
+   Ratings arrive in sessions (a user rates a page of titles at once), so the items next to a
+   user's known items in *other* users' sessions are likely to be rated in the same session;
+   EASE only sees that two items share a user, not that they were consumed together.
+3. **Spectral low-pass**: the projection onto the top ``spectral_rank`` eigenvectors of the
+   normalised item Gram ``R̃ᵀR̃``, ``R̃ = D_u^-1/2 X D_i^-1/2`` — the "ideal low-pass filter" of
+   GF-CF (Shen et al., CIKM 2021). It smooths over the global taste structure that a sparse
+   item-item model misses.
+
+Each component is z-scored per user over the items before mixing, so the weights do not depend
+on the components' scales. All three read only the history (no user parameters), so an unknown
+user is scored from ``UserBatch.history`` exactly like a known one and fresh ratings change the
+list at once. Cost: two dense n_items × n_items matrices (an inverse and a partial eigensolve),
+like EASE; fine up to a few tens of thousands of items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from recommender.algorithms.base import (
+    AlgorithmConfig,
+    ConfigError,
+    EpochCallback,
+    Recommender,
+    TrainOptions,
+    check_range,
+)
+from recommender.data import Interactions, UserBatch
+
+# Keeps a constant score row (e.g. an empty history) at z = 0 instead of dividing by zero.
+_STD_FLOOR = 1e-8
+
+
+@dataclass(frozen=True)
+class EASEMixConfig(AlgorithmConfig):
+    """EASE-mix hyper-parameters.
+
+    Defaults were chosen on the inner 75/25 split of the ML-100K P1 train set (seed 42) by
+    ``bench/tune_ease_mix.py``, which prints the whole grid; the surface is flat (within 0.002
+    inner NDCG@10 of the best for window 3-10, rank 32-64 and weights 0.3-1.0), so they do not
+    hinge on that data set. The EASE part keeps ``EASEConfig``'s defaults.
+    """
+
+    # EASE: L2 penalty λ on the Gram diagonal; > 0. Grows with the number of users.
+    l2: float = 500.0
+    # EASE: emphasised-denoising dropout rate p, adds p/(1-p)·(XᵀX)_ii to the diagonal; [0, 1).
+    dropout: float = 0.2
+    # Weight of the session-neighbour component relative to EASE (weight 1); 0 switches it off;
+    # 0-10.
+    neighbour_weight: float = 0.6
+    # Positions either side in a user's time-ordered sequence that count as neighbours; 1-100.
+    neighbour_window: int = 3
+    # Weight of a neighbour at distance d is decay**(d-1); (0, 1].
+    neighbour_decay: float = 0.7
+    # γ in share / popularity^γ: 0 favours popular neighbours, 1 fully discounts popularity;
+    # 0-1.
+    neighbour_popularity_exponent: float = 0.5
+    # Weight of the spectral low-pass component relative to EASE; 0 switches it off; 0-10.
+    spectral_weight: float = 0.5
+    # Eigenvectors kept by the low-pass filter (capped at the number of items); 1-4096.
+    spectral_rank: int = 32
+
+    def validate(self) -> None:
+        if not self.l2 > 0:
+            raise ConfigError("l2", f"must be > 0, got {self.l2}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout", f"must be in [0, 1), got {self.dropout}")
+        check_range("neighbour_weight", self.neighbour_weight, 0.0, 10.0)
+        check_range("neighbour_window", self.neighbour_window, 1, 100)
+        if not 0.0 < self.neighbour_decay <= 1.0:
+            raise ConfigError("neighbour_decay", f"must be in (0, 1], got {self.neighbour_decay}")
+        check_range("neighbour_popularity_exponent", self.neighbour_popularity_exponent, 0.0, 1.0)
+        check_range("spectral_weight", self.spectral_weight, 0.0, 10.0)
+        check_range("spectral_rank", self.spectral_rank, 1, 4096)
+
+
+class EASEMix(Recommender):
+    """EASE + session-neighbour item-item + spectral low-pass, z-scored and mixed per user."""
+
+    name: ClassVar[str] = "ease_mix"
+    config_class: ClassVar[type[AlgorithmConfig]] = EASEMixConfig
+    uses_history: ClassVar[bool] = True
+    contract_config: ClassVar[dict[str, Any]] = {"l2": 1.0, "spectral_rank": 4}
+    config: EASEMixConfig
+
+    def __init__(self, config: EASEMixConfig | None = None) -> None:
+        super().__init__(config)
+        self.ease_weights = np.zeros((0, 0), dtype=np.float32)
+        self.neighbour_weights = np.zeros((0, 0), dtype=np.float32)
+        self.spectral_in = np.zeros((0, 0), dtype=np.float32)
+        self.spectral_out = np.zeros((0, 0), dtype=np.float32)
+        self.popularity = np.zeros(0, dtype=np.float32)
+
+    def fit(
+        self,
+        data: Interactions,
+        options: TrainOptions | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> None:
+        config = self.config
+        self.n_users, self.n_items = data.n_users, data.n_items
+        matrix = data.matrix(binary=True)
+        popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64)
+        gram = (matrix.T @ matrix).toarray().astype(np.float64)
+        self.ease_weights = ease_closed_form(gram, config.l2, config.dropout).astype(np.float32)
+        del gram
+        self.neighbour_weights = neighbour_transitions(
+            data,
+            config.neighbour_window,
+            config.neighbour_decay,
+            config.neighbour_popularity_exponent,
+        ).astype(np.float32)
+        basis, item_scale = spectral_basis(matrix, config.spectral_rank)
+        self.spectral_in = (basis / item_scale[:, None]).astype(np.float32)
+        self.spectral_out = (basis * item_scale[:, None]).astype(np.float32)
+        self.popularity = popularity.astype(np.float32)
+
+    def score(self, batch: UserBatch) -> np.ndarray:
+        history = batch.history.astype(np.float32, copy=True)
+        history.data[:] = 1.0  # every operator was learned from a binary matrix
+        config = self.config
+        scores = _zscore(np.asarray(history @ self.ease_weights))
+        if config.neighbour_weight > 0:
+            neighbours = np.asarray(history @ self.neighbour_weights)
+            scores += np.float32(config.neighbour_weight) * _zscore(neighbours)
+        if config.spectral_weight > 0:
+            low_pass = np.asarray(history @ self.spectral_in) @ self.spectral_out.T
+            scores += np.float32(config.spectral_weight) * _zscore(low_pass)
+        # Every component is zero for an empty history; rank those users by popularity.
+        empty = np.diff(history.indptr) == 0
+        if empty.any():
+            scores[empty] = _zscore(np.log1p(self.popularity)[None, :])
+        return scores.astype(np.float32, copy=False)
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "ease_weights": self.ease_weights,
+            "neighbour_weights": self.neighbour_weights,
+            "spectral_in": self.spectral_in,
+            "spectral_out": self.spectral_out,
+            "popularity": self.popularity,
+            "n_users": self.n_users,
+        }
+
+    @classmethod
+    def from_state(cls, config: AlgorithmConfig, state: dict[str, Any]) -> EASEMix:
+        model = cls(config)  # type: ignore[arg-type]
+        for key in ("ease_weights", "neighbour_weights", "spectral_in", "spectral_out"):
+            setattr(model, key, np.asarray(state[key], dtype=np.float32))
+        model.popularity = np.asarray(state["popularity"], dtype=np.float32)
+        model.n_items = model.ease_weights.shape[0]
+        model.n_users = int(state["n_users"])
+        return model
+
+
+def _zscore(scores: np.ndarray) -> np.ndarray:
+    """Per-row (per-user) standardisation over the items, float32."""
+    scores = np.asarray(scores, dtype=np.float32)
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    return centred / np.maximum(centred.std(axis=1, keepdims=True), _STD_FLOOR)
+
+
+def ease_closed_form(gram: np.ndarray, l2: float, dropout: float) -> np.ndarray:
+    """EASE weights B = I - P·diag(1/diag(P)), P = (G + Λ)⁻¹, zero diagonal; overwrites ``gram``.
+
+    Λ = l2·I + dropout/(1-dropout)·diag(G). Algorithm modules do not import each other
+    (DESIGN.md, convention 7), so this repeats ``ease.py``'s solver.
+    """
+    diagonal = np.diag_indices_from(gram)
+    gram[diagonal] += l2 + dropout / (1.0 - dropout) * gram[diagonal]
+    # G + Λ is symmetric positive definite, so a Cholesky inverse is stable and fast.
+    factor, info = scipy.linalg.lapack.dpotrf(gram.T, lower=False, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (info={info})")
+    precision, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverting the Gram matrix failed (info={info})")
+    precision = np.triu(precision) + np.triu(precision, 1).T  # potri fills one triangle
+    weights = -precision / np.diag(precision)
+    weights[diagonal] = 0.0
+    return weights
+
+
+def neighbour_transitions(
+    data: Interactions, window: int, decay: float, popularity_exponent: float
+) -> np.ndarray:
+    """Dense (n_items, n_items) session-neighbour operator, float64, zero diagonal.
+
+    Row i holds the decay-weighted counts of items consumed within ``window`` positions of i
+    in the same user's time-ordered sequence (both directions), normalised to sum to 1 and
+    divided by the neighbour's popularity (distinct users) to the power ``popularity_exponent``.
+    """
+    order = np.lexsort((np.arange(len(data)), data.timestamp, data.user_idx))
+    users, items = data.user_idx[order], data.item_idx[order]
+    rows, cols, weights = [], [], []
+    for distance in range(1, window + 1):
+        same_user = users[distance:] == users[:-distance]
+        before, after = items[:-distance][same_user], items[distance:][same_user]
+        weight = np.full(len(before), decay ** (distance - 1))
+        rows += [before, after]
+        cols += [after, before]
+        weights += [weight, weight]
+    n = data.n_items
+    counts = sp.csr_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).toarray()
+    np.fill_diagonal(counts, 0.0)  # a repeat of the same item is no neighbour
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    popularity = np.maximum(data.item_popularity(), 1.0)
+    return shares / popularity[None, :] ** popularity_exponent
+
+
+def spectral_basis(matrix: sp.csr_matrix, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``rank`` eigenvectors of R̃ᵀR̃ (R̃ = D_u^-1/2 X D_i^-1/2) and the item scale √d_i.
+
+    The low-pass scores of a history h are ``((h / √d) @ V) @ (V * √d)ᵀ`` (GF-CF's ideal
+    filter). A dense symmetric eigensolve (``eigh`` with a subset) is deterministic, unlike a
+    randomly started sparse SVD.
+    """
+    user_degree = np.asarray(matrix.sum(axis=1)).ravel()
+    item_degree = np.asarray(matrix.sum(axis=0)).ravel()
+    user_scale = 1.0 / np.sqrt(np.maximum(user_degree, 1.0))
+    item_scale = np.sqrt(np.maximum(item_degree, 1.0))
+    normalised = sp.diags(user_scale) @ matrix @ sp.diags(1.0 / item_scale)
+    gram = (normalised.T @ normalised).toarray().astype(np.float64)
+    n = gram.shape[0]
+    rank = min(rank, n)
+    _, vectors = scipy.linalg.eigh(gram, subset_by_index=(n - rank, n - 1))
+    return vectors, item_scale
