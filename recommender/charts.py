@@ -71,16 +71,28 @@ def run_comparison(
     return _style(fig, title, x_title, y_title)
 
 
-def paired_differences(differences: dict[str, pd.Series], baseline: str) -> go.Figure:
-    """Histogram per run of each test rater's NDCG@10 minus the baseline's."""
+def metric_label(name: str) -> str:
+    """``ndcg_at_10`` → ``NDCG@10``, ``rmse`` → ``RMSE``, ``novelty_at_10`` → ``novelty@10``."""
+    base, _, k = name.partition("_at_")
+    short = {"ndcg": "NDCG", "mrr": "MRR", "map": "MAP", "rmse": "RMSE", "mae": "MAE", "f1": "F1"}
+    label = short.get(base, base.replace("_", " "))
+    return f"{label}@{k}" if k else label
+
+
+def paired_differences(
+    differences: dict[str, pd.Series], baseline: str, metric: str = "ndcg_at_10"
+) -> go.Figure:
+    """Histogram per run of each test rater's ``metric`` minus the baseline's."""
     fig = go.Figure()
     for label, values in differences.items():
         fig.add_trace(go.Histogram(x=values.to_numpy(), name=label, opacity=0.7, nbinsx=30))
     fig.update_layout(barmode="overlay")
+    name = metric_label(metric)
+    unit = " (rating points)" if metric in ("rmse", "mae") else ""
     return _style(
         fig,
-        f"Per-rater NDCG@10 difference against {baseline}",
-        "NDCG@10 of the run minus the baseline's (per test rater)",
+        f"Per-rater {name} difference against {baseline}",
+        f"{name} of the run minus the baseline's, per test rater{unit}",
         "number of raters",
     )
 

@@ -86,11 +86,13 @@ class Signal:
     def apply(self, frame: pd.DataFrame, explicit: bool) -> pd.DataFrame:
         """Rows that count, with ``value`` = rating (explicit models) or weight (implicit)."""
         events = frame["event_type"] if "event_type" in frame else pd.Series("rating", frame.index)
+        # Not in-place: with pandas copy-on-write, to_numpy() can hand back a read-only view.
         keep = events.isin(list(self.event_weights)).to_numpy()
         if explicit:
-            keep &= (events == "rating").to_numpy()
+            keep = keep & (events == "rating").to_numpy()
         elif self.positive_threshold is not None:
-            keep &= ~((events == "rating") & (frame["value"] < self.positive_threshold)).to_numpy()
+            rejected = (events == "rating") & (frame["value"] < self.positive_threshold)
+            keep = keep & ~rejected.to_numpy()
         out = frame.loc[keep, ["user_id", "item_id", "value", "timestamp"]].copy()
         if not explicit:
             out["value"] = events[keep].map(self.event_weights).to_numpy(dtype=np.float32)

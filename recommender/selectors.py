@@ -334,8 +334,10 @@ class RunComparison:
     ranking: pd.DataFrame  # metric × run label, for the grouped bar chart
     errors: pd.DataFrame  # rmse/mae × run label (rating protocols only)
     cold_warm: pd.DataFrame  # ["cold raters", "warm raters"] × run label, NDCG@10
-    tests: dict[int, significance.PairedTest | None]  # run id → paired test against baseline
-    differences: dict[str, pd.Series]  # run label → per-rater NDCG@10 difference vs baseline
+    # metric → run id → paired test against the baseline (None: that run kept no such figures)
+    tests: dict[str, dict[int, significance.PairedTest | None]]
+    differences: dict[str, pd.Series]  # run label → per-rater difference vs baseline
+    difference_metric: str  # the metric of ``differences`` (the first tested one)
     problems: list[str]  # why the runs are not comparable ([] when they are)
     without_per_user: list[int]  # runs that kept no per-rater figures
 
@@ -347,9 +349,38 @@ class RunComparison:
     def baseline(self) -> TrainingRun:
         return self.runs[0]
 
+    @property
+    def significance_rows(self) -> list[SignificanceRow]:
+        """One row per tested metric and run (baseline excluded), metric by metric."""
+        by_pk = {run.pk: run for run in self.runs}
+        return [
+            SignificanceRow(metric, by_pk[run_id], test, _significance_verdict(metric, test))
+            for metric, per_run in self.tests.items()
+            for run_id, test in per_run.items()
+        ]
+
+
+@dataclass(frozen=True)
+class SignificanceRow:
+    metric: str
+    run: TrainingRun
+    test: significance.PairedTest | None
+    verdict: str  # "better" / "worse" when significant and the metric has a direction, else ""
+
+
+def _significance_verdict(metric: str, test: significance.PairedTest | None) -> str:
+    direction = METRIC_DIRECTION.get(metric, 0)
+    if test is None or not test.significant or not direction or test.mean_difference == 0:
+        return ""
+    return "better" if test.mean_difference * direction > 0 else "worse"
+
 
 def run_comparison(*, run_ids: list[int]) -> RunComparison:
-    """Metrics of ``run_ids`` (order kept, first = baseline) with paired tests on NDCG@10."""
+    """Metrics of ``run_ids`` (order kept, first = baseline) with paired tests over raters.
+
+    Every per-rater metric the baseline kept (``PerUserMetrics``: NDCG, recall, … for ranking
+    protocols; RMSE and MAE for P2) is tested for each other run on the raters both evaluated.
+    """
     found = TrainingRun.objects.in_bulk(run_ids)
     runs = [found[i] for i in dict.fromkeys(run_ids) if i in found]
     labels = [run_label(run) for run in runs]
@@ -379,9 +410,10 @@ def run_comparison(*, run_ids: list[int]) -> RunComparison:
         cold_warm=cold_warm,
         tests={},
         differences={},
+        difference_metric="",
         problems=comparability_problems(runs),
         without_per_user=[
-            run.pk for run in runs if SIGNIFICANCE_METRIC not in per_user.get(run.pk, {})
+            run.pk for run in runs if not significance.stored_metrics(per_user.get(run.pk, {}))
         ],
     )
     if comparison.is_comparable and runs:
@@ -459,17 +491,24 @@ def _ids(ids: list[int]) -> str:
 
 
 def _paired_tests(comparison: RunComparison, per_user: dict[int, dict[str, Any]]) -> None:
-    baseline = significance.per_user_series(
-        per_user.get(comparison.baseline.pk, {}), SIGNIFICANCE_METRIC
-    )
-    for run in comparison.runs[1:]:
-        other = significance.per_user_series(per_user.get(run.pk, {}), SIGNIFICANCE_METRIC)
-        if baseline is None or other is None:
-            comparison.tests[run.pk] = None
-            continue
-        comparison.tests[run.pk] = significance.paired_test(baseline, other)
-        joined = pd.concat({"a": baseline, "b": other}, axis=1, join="inner").dropna()
-        comparison.differences[run_label(run)] = joined["b"] - joined["a"]
+    """Fill ``tests`` and ``differences``: each metric the baseline kept, for every other run."""
+    baseline_columns = per_user.get(comparison.baseline.pk, {})
+    metrics = significance.stored_metrics(baseline_columns)
+    others = comparison.runs[1:]
+    if not metrics:  # the baseline kept nothing: say so once, under the headline metric
+        comparison.tests[SIGNIFICANCE_METRIC] = {run.pk: None for run in others}
+        return
+    comparison.difference_metric = metrics[0]
+    for metric in metrics:
+        baseline = significance.per_user_series(baseline_columns, metric)
+        comparison.tests[metric] = {}
+        for run in others:
+            other = significance.per_user_series(per_user.get(run.pk, {}), metric)
+            test = None if other is None else significance.paired_test(baseline, other)
+            comparison.tests[metric][run.pk] = test
+            if metric == comparison.difference_metric and other is not None:
+                joined = pd.concat({"a": baseline, "b": other}, axis=1, join="inner").dropna()
+                comparison.differences[run_label(run)] = joined["b"] - joined["a"]
 
 
 # --- Raters and items -------------------------------------------------------------------------

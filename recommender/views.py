@@ -154,7 +154,7 @@ def run_activate(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @operator_required
 def run_compare(request: HttpRequest) -> HttpResponse:
-    """Two or more runs side by side, with paired significance tests on NDCG@10."""
+    """Two or more runs side by side, with paired significance tests on every per-rater metric."""
     chosen = _int_list(request.GET.getlist("runs"))
     candidates = list(selectors.succeeded_run_list()[:100])
     context: dict[str, Any] = {"candidates": candidates, "chosen": chosen, "comparison": None}
@@ -163,9 +163,12 @@ def run_compare(request: HttpRequest) -> HttpResponse:
         context["comparison"] = comparison
         context["charts"] = figure_payload(_comparison_figures(comparison))
         context["test_rows"] = [
-            (run, test, _p_value(test and test.t_pvalue), _p_value(test and test.wilcoxon_pvalue))
-            for run in comparison.runs[1:]
-            for test in [comparison.tests.get(run.pk)]
+            (
+                row,
+                _p_value(row.test and row.test.t_pvalue),
+                _p_value(row.test and row.test.wilcoxon_pvalue),
+            )
+            for row in comparison.significance_rows
         ]
     return render(request, "recommender/run_compare.html", context)
 
@@ -212,6 +215,8 @@ def _comparison_figures(comparison: selectors.RunComparison) -> dict[str, Any]:
         )
     if comparison.differences:
         figures["differences"] = charts.paired_differences(
-            comparison.differences, selectors.run_label(comparison.baseline)
+            comparison.differences,
+            selectors.run_label(comparison.baseline),
+            comparison.difference_metric,
         )
     return figures

@@ -260,22 +260,42 @@ def evaluate_rating(
     unknown, the item's training mean when only the user is unknown, the global mean when both
     are; ``fallback_predictions`` counts them.
     """
-    if not model.predicts_ratings:
-        raise ValueError(f"{model.name} does not predict ratings")
-    user_idx = train.users.indices(test["user_id"])
-    item_idx = train.items.indices(test["item_id"])
+    predictions, known = _rating_predictions(model, train, test)
     truth = test["value"].to_numpy(dtype=np.float64)
-    known = (user_idx >= 0) & (item_idx >= 0)
-    predictions = _fallback_predictions(train, user_idx, item_idx)
-    if known.any():
-        predictions[known] = model.predict(user_idx[known], item_idx[known])
-    predictions = np.clip(predictions, float(train.value.min()), float(train.value.max()))
     return {
         "rmse": metrics.rmse(predictions, truth),
         "mae": metrics.mae(predictions, truth),
         "like_accuracy": metrics.like_accuracy(predictions, truth, like_threshold),
         "fallback_predictions": float((~known).sum()),
     }
+
+
+def rating_errors(model: Recommender, train: Interactions, test: pd.DataFrame) -> pd.DataFrame:
+    """P2 per test rating: ``user_id`` and ``error`` (prediction minus truth), predicted as in
+    :func:`evaluate_rating`; ``significance.per_user_errors`` turns them into per-rater figures."""
+    predictions, _ = _rating_predictions(model, train, test)
+    return pd.DataFrame(
+        {
+            "user_id": test["user_id"].to_numpy(),
+            "error": predictions - test["value"].to_numpy(dtype=np.float64),
+        }
+    )
+
+
+def _rating_predictions(
+    model: Recommender, train: Interactions, test: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clipped predictions for ``test`` (with fallbacks) and which pairs the model scored."""
+    if not model.predicts_ratings:
+        raise ValueError(f"{model.name} does not predict ratings")
+    user_idx = train.users.indices(test["user_id"])
+    item_idx = train.items.indices(test["item_id"])
+    known = (user_idx >= 0) & (item_idx >= 0)
+    predictions = _fallback_predictions(train, user_idx, item_idx)
+    if known.any():
+        predictions[known] = model.predict(user_idx[known], item_idx[known])
+    predictions = np.clip(predictions, float(train.value.min()), float(train.value.max()))
+    return predictions, known
 
 
 def _fallback_predictions(

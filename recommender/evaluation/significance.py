@@ -19,8 +19,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: Per-rater columns kept with a run (JSON, column-wise) for later comparisons.
-STORED_COLUMNS = ("ndcg_at_10", "recall_at_10", "precision_at_10", "hit_rate_at_10")
+#: Per-rater columns kept with a run (JSON, column-wise) for later comparisons: every per-rater
+#: figure of the ranking protocols (``protocols.per_user_ranking`` at k=10, without AUC) and
+#: the rating errors of P2 (:func:`per_user_errors`). A run keeps those it has.
+STORED_COLUMNS = (
+    "ndcg_at_10",
+    "recall_at_10",
+    "precision_at_10",
+    "f1_at_10",
+    "hit_rate_at_10",
+    "mrr_at_10",
+    "map_at_10",
+    "map",
+    "novelty_at_10",
+    "popularity_bias_at_10",
+    "rmse",
+    "mae",
+)
 
 
 @dataclass(frozen=True)
@@ -92,3 +107,30 @@ def per_user_series(columns: dict[str, Any], metric: str) -> pd.Series | None:
     return pd.Series(
         columns[metric], index=pd.Index(columns["user_id"], name="user_id"), dtype="float64"
     )
+
+
+def stored_metrics(columns: dict[str, Any]) -> list[str]:
+    """The per-rater metrics kept in ``columns``, in :data:`STORED_COLUMNS` order."""
+    return [metric for metric in STORED_COLUMNS if metric in (columns or {})]
+
+
+def per_user_errors(errors: pd.DataFrame) -> pd.DataFrame:
+    """Each rater's RMSE and MAE over their held-out ratings (pooled over every fold).
+
+    Args:
+        errors: one row per predicted test rating: ``user_id`` and ``error`` (prediction minus
+            the true rating).
+
+    Returns:
+        ``user_id``, ``n_test``, ``rmse``, ``mae``: one row per rater, sorted by ``user_id``.
+    """
+    grouped = errors.assign(squared=errors["error"] ** 2, absolute=errors["error"].abs()).groupby(
+        "user_id", sort=True
+    )
+    return pd.DataFrame(
+        {
+            "n_test": grouped.size(),
+            "rmse": np.sqrt(grouped["squared"].mean()),
+            "mae": grouped["absolute"].mean(),
+        }
+    ).reset_index()

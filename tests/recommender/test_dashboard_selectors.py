@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from catalog.models import Interaction, Item, Rater
 from recommender import selectors, services
+from recommender.evaluation import significance
 from recommender.models import PerUserMetrics, RecommendationImpression, TrainingRun
 from tests.recommender.helpers import launch
 
@@ -138,7 +139,13 @@ def test_a_run_keeps_its_per_rater_figures(two_taste_catalog):
         "ndcg_at_10",
         "recall_at_10",
         "precision_at_10",
+        "f1_at_10",
         "hit_rate_at_10",
+        "mrr_at_10",
+        "map_at_10",
+        "map",
+        "novelty_at_10",
+        "popularity_bias_at_10",
     }
     mean = sum(columns["ndcg_at_10"]) / 24
     assert mean == pytest.approx(run.metrics["ndcg_at_10"], abs=1e-5)
@@ -151,11 +158,15 @@ def test_comparable_runs_get_a_paired_test(two_taste_catalog):
 
     assert comparison.is_comparable
     assert comparison.baseline == popularity
-    test = comparison.tests[knn.pk]
-    assert test.n == 24
-    assert test.mean_difference == pytest.approx(
-        knn.metrics["ndcg_at_10"] - popularity.metrics["ndcg_at_10"], abs=1e-5
-    )
+    assert list(comparison.tests) == list(significance.STORED_COLUMNS[:10])  # every kept one
+    for metric in ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map"):
+        test = comparison.tests[metric][knn.pk]
+        assert test.n == 24
+        assert test.mean_difference == pytest.approx(
+            knn.metrics[metric] - popularity.metrics[metric], abs=1e-5
+        )
+    test = comparison.tests["ndcg_at_10"][knn.pk]
+    assert comparison.difference_metric == "ndcg_at_10"
     ndcg = next(row for row in comparison.rows if row.name == "ndcg_at_10")
     assert ndcg.values == [popularity.metrics["ndcg_at_10"], knn.metrics["ndcg_at_10"]]
     verdict = "better" if test.mean_difference > 0 else "worse"
@@ -199,7 +210,73 @@ def test_runs_without_per_rater_figures_are_listed(two_taste_catalog):
     comparison = selectors.run_comparison(run_ids=[popularity.pk, knn.pk])
 
     assert comparison.without_per_user == [knn.pk]
-    assert comparison.tests == {knn.pk: None}
+    assert comparison.tests["ndcg_at_10"] == {knn.pk: None}
+    assert comparison.differences == {}
+
+
+def rating_run(raters: list[str], rmse: list[float], mae: list[float]) -> TrainingRun:
+    """A succeeded P2 run on the same data and seed, with hand-made per-rater errors."""
+    run = TrainingRun.objects.create(
+        algorithm="biased_mf",
+        protocol="p2",
+        status="succeeded",
+        dataset_stats={"sha256": "same"},
+        metrics={"rmse": sum(rmse) / len(rmse), "mae": sum(mae) / len(mae)},
+    )
+    PerUserMetrics.objects.create(run=run, columns={"user_id": raters, "rmse": rmse, "mae": mae})
+    return run
+
+
+def test_rating_runs_are_paired_on_per_rater_rmse_and_mae():
+    base = rating_run(
+        ["a", "b", "c", "d", "e", "f"],
+        [1.0, 1.2, 0.8, 1.1, 0.9, 1.3],
+        [0.8, 1.0, 0.6, 0.9, 0.7, 1.0],
+    )
+    # The other run evaluated raters a, b, c only. Their RMSE drops by 0.1, 0.2, 0.3 and their
+    # MAE rises by 0.1, 0.2, 0.3: mean difference ∓0.2, sd 0.1, t = ∓2 sqrt 3 on 2 degrees of
+    # freedom (p = 1 - sqrt(12 / 14)); every difference has one sign, so Wilcoxon p = 2 / 2^3.
+    other = rating_run(["a", "b", "c"], [0.9, 1.0, 0.5], [0.9, 1.2, 0.9])
+
+    comparison = selectors.run_comparison(run_ids=[base.pk, other.pk])
+
+    assert comparison.is_comparable
+    assert list(comparison.tests) == ["rmse", "mae"]
+    rmse, mae = comparison.tests["rmse"][other.pk], comparison.tests["mae"][other.pk]
+    assert (rmse.n, mae.n) == (3, 3)
+    assert (rmse.mean_difference, mae.mean_difference) == (
+        pytest.approx(-0.2),
+        pytest.approx(0.2),
+    )
+    assert rmse.t_pvalue == mae.t_pvalue == pytest.approx(1 - (12 / 14) ** 0.5)  # 0.07418
+    assert rmse.wilcoxon_pvalue == mae.wilcoxon_pvalue == pytest.approx(0.25)
+    assert comparison.difference_metric == "rmse"
+    differences = comparison.differences[f"run {other.pk} · biased_mf"]
+    assert differences.round(6).tolist() == [-0.1, -0.2, -0.3]
+
+
+def test_a_significant_drop_in_error_is_better_and_a_rise_is_worse():
+    raters = ["a", "b", "c", "d", "e", "f"]
+    base = rating_run(raters, [1.0] * 6, [1.0] * 6)
+    other = rating_run(raters, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
+
+    rows = selectors.run_comparison(run_ids=[base.pk, other.pk]).significance_rows
+
+    assert [(r.metric, r.run, r.verdict) for r in rows] == [
+        ("rmse", other, "better"),
+        ("mae", other, "worse"),
+    ]
+    assert [r.test.wilcoxon_pvalue for r in rows] == [pytest.approx(0.03125)] * 2
+
+
+def test_a_p2_run_keeps_each_raters_rmse_and_mae(two_taste_catalog):
+    run = launch("biased_mf", protocol="p2", config={"factors": 4, "epochs": 4, "burn_in": 2})
+
+    columns = PerUserMetrics.objects.get(run=run).columns
+
+    assert set(columns) == {"user_id", "rmse", "mae"}
+    assert len(columns["user_id"]) == 24  # every rater has held-out ratings in some fold
+    assert all(rmse >= mae >= 0 for rmse, mae in zip(columns["rmse"], columns["mae"], strict=True))
 
 
 def test_rollback_target_is_the_run_that_served_before(two_taste_catalog, operator):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from catalog.models import Interaction, Item, Rater
 from recommender import services
 from recommender.dashboard_views import WHAT_IF_SESSION_KEY
-from recommender.models import ModelActivation, TrainingRun
+from recommender.models import ModelActivation, PerUserMetrics, TrainingRun
 from tests.recommender.helpers import launch
 
 pytestmark = pytest.mark.django_db
@@ -219,8 +219,32 @@ def test_compare_shows_metrics_differences_significance_and_charts(
     assert response.context["comparison"].baseline == popularity  # the oldest by default
     assert "Comparable: same protocol (P1)" in page
     assert "Wilcoxon" in page
+    for metric in ("ndcg_at_10", "recall_at_10", "precision_at_10", "mrr_at_10", "map"):
+        assert f'<tr data-metric="{metric}" data-run="{knn.pk}">' in page
     assert set(response.context["charts"]) == {"ranking", "cold_warm", "differences"}
     assert f"Activate run {knn.pk} (itemknn)" in page
+
+
+def test_compare_tests_rating_errors_per_rater(operator_client):
+    raters = ["a", "b", "c", "d", "e", "f"]
+    runs = []
+    for rmse in ([1.0] * 6, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]):
+        run = TrainingRun.objects.create(
+            algorithm="biased_mf", protocol="p2", status="succeeded", metrics={"rmse": 1.0}
+        )
+        PerUserMetrics.objects.create(run=run, columns={"user_id": raters, "rmse": rmse})
+        runs.append(run)
+
+    response = operator_client.get(
+        reverse("recommender:run-compare") + f"?runs={runs[0].pk}&runs={runs[1].pk}"
+    )
+    page = response.content.decode()
+
+    assert f'<tr data-metric="rmse" data-run="{runs[1].pk}">' in page
+    assert '<td class="num">0.0312</td>' in page  # Wilcoxon p = 2 / 2^6
+    assert "significant</strong> (p &lt; 0.05): run better" in page
+    figure = response.context["charts"]["differences"]
+    assert "Per-rater RMSE difference" in figure["layout"]["title"]["text"]
 
 
 def test_compare_warns_when_runs_are_not_comparable(operator_client, two_taste_catalog):
