@@ -162,6 +162,24 @@
       request.then(function (text) { status.textContent = text; })
         .catch(function () { status.textContent = "Could not save; try again"; });
     });
+    starKeys(form);
+  }
+
+  // Arrow keys (and Home/End) move focus between the stars; Enter or Space then saves that one.
+  function starKeys(form) {
+    var stars = Array.prototype.slice.call(form.querySelectorAll(".star"));
+    var steps = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+    form.addEventListener("keydown", function (event) {
+      var at = stars.indexOf(document.activeElement);
+      if (at < 0) return;
+      var to;
+      if (event.key === "Home") to = 0;
+      else if (event.key === "End") to = stars.length - 1;
+      else if (event.key in steps) to = Math.min(stars.length - 1, Math.max(0, at + steps[event.key]));
+      else return;
+      event.preventDefault();  // arrows would otherwise scroll the page
+      stars[to].focus();
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
