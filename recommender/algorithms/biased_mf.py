@@ -223,12 +223,52 @@ class BiasedMF(Recommender):
     def score(self, batch: UserBatch) -> np.ndarray:
         """Unclipped rating estimates for all items (ranking by clipped ones would tie at 5).
 
-        A user the model never saw gets global mean + item bias: the best non-personal guess.
+        A user the model never saw (``user_idx`` -1) is folded in from the ratings in their
+        history row (:meth:`fold_in`); one with no ratings gets global mean + item bias, the
+        best non-personal guess. A binary history (every value 1, as evaluation protocols pass
+        for implicit data) holds no ratings to regress on, so it is not folded in either.
         """
         users, items = self._require_fitted()
-        user = _rows_or_zeros(users, torch.as_tensor(batch.user_idx, dtype=torch.int64))
+        user_idx = torch.as_tensor(batch.user_idx, dtype=torch.int64)
+        user = _rows_or_zeros(users, user_idx)
+        history = sp.csr_matrix(batch.history)
+        rated = torch.from_numpy(np.diff(history.indptr) > 0)
+        fold = (user_idx < 0) & rated
+        if bool(fold.any()) and not _is_binary(history):
+            user[fold] = self.fold_in(history[fold.numpy()])
         scores = user[:, 1:] @ items[:, 1:].T + items[:, 0] + user[:, :1] + self.global_mean
         return scores.numpy().astype(np.float32)
+
+    def fold_in(self, ratings: sp.csr_matrix) -> torch.Tensor:
+        """``[b_u, p_u]`` of new users from their ratings, items frozen: one ALS half-step.
+
+        Each row is the ridge regression of (rating - global mean - item bias) on the rated
+        items' ``[1, q_i]``, with the ALS penalty (``reg``, ``bias_reg``, scaled by
+        ``n ** reg_exponent``) whichever solver trained the model. Closed form, so the same
+        ratings always give the same vector. With fewer ratings than dimensions (MCMC keeps
+        many samples' factors side by side) the equivalent n × n dual system is solved.
+
+        Args:
+            ratings: CSR, shape (b, n_items); the explicit ratings of each user.
+
+        Returns:
+            float32, shape (b, 1 + factors): the same layout as the stored user vectors.
+        """
+        _, items = self._require_fitted()
+        items = items.double()
+        design = torch.cat([torch.ones(len(items), 1, dtype=items.dtype), items[:, 1:]], dim=1)
+        weights = torch.full((design.shape[1],), self.config.reg, dtype=torch.float64)
+        weights[0] = self.config.bias_reg
+        weights = weights.clamp(min=1e-6)  # a zero weight would make the system singular
+        ratings = sp.csr_matrix(ratings, dtype=np.float64)
+        rows = []
+        for start, end in zip(ratings.indptr[:-1], ratings.indptr[1:], strict=True):
+            columns = torch.from_numpy(ratings.indices[start:end].astype(np.int64))
+            target = torch.from_numpy(ratings.data[start:end].copy()) - self.global_mean
+            target = target - items[columns, 0]
+            penalty = weights * max(end - start, 1) ** self.config.reg_exponent
+            rows.append(_ridge(design[columns], target, penalty))
+        return torch.stack(rows).float()
 
     def get_state(self) -> dict[str, Any]:
         users, items = self._require_fitted()
@@ -259,6 +299,25 @@ def _concatenate(samples: list[torch.Tensor], scale: float) -> torch.Tensor:
     bias = torch.stack([s[:, 0] for s in samples]).mean(0)[:, None]
     factors = torch.cat([s[:, 1:] * scale for s in samples], dim=1)
     return torch.cat([bias, factors], dim=1).float()
+
+
+def _is_binary(history: sp.csr_matrix) -> bool:
+    return bool(history.nnz) and bool(np.all(history.data == 1.0))
+
+
+def _ridge(design: torch.Tensor, target: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
+    """argmin_x |target - design x|² + Σ penalty_d x_d², float64.
+
+    Primal ``(AᵀA + P)⁻¹ Aᵀy`` when there are at least as many ratings as dimensions, else
+    the same solution through the dual: ``P⁻¹Aᵀ (A P⁻¹ Aᵀ + I)⁻¹ y``.
+    """
+    n, d = design.shape
+    if n >= d:
+        system = design.T @ design + torch.diag(penalty)
+        return torch.linalg.solve(system, design.T @ target)
+    scaled = design / penalty  # A P⁻¹
+    kernel = scaled @ design.T + torch.eye(n, dtype=design.dtype)
+    return scaled.T @ torch.linalg.solve(kernel, target)
 
 
 def _rows_or_zeros(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -145,3 +145,71 @@ def test_config_rejects_bad_values(values, field):
         BiasedMFConfig.from_dict(values)
 
     assert caught.value.field == field
+
+
+def _top(scores: np.ndarray, k: int = 10) -> list[set[int]]:
+    return [set(np.argsort(-row, kind="stable")[:k].tolist()) for row in scores]
+
+
+def test_fold_in_of_a_known_history_reproduces_the_als_user(low_rank):
+    data, _ = low_rank
+    model = BiasedMF(BiasedMFConfig(solver="als", factors=2, epochs=15))
+    model.fit(data, TrainOptions(seed=0))
+    ratings = data.matrix(binary=False).astype(np.float32)
+    users = np.arange(data.n_users)
+
+    stored = model.score(UserBatch(users, ratings))
+    folded = model.score(UserBatch(np.full(data.n_users, -1), ratings))
+
+    # ALS's last sweep solved each user against nearly these items with the same penalty.
+    np.testing.assert_allclose(folded, stored, atol=1e-3)
+
+
+def test_fold_in_of_a_known_history_is_close_to_the_mcmc_average(low_rank):
+    data, _ = low_rank
+    model = BiasedMF(BiasedMFConfig(factors=4, epochs=30, burn_in=10))
+    model.fit(data, TrainOptions(seed=0))
+    ratings = data.matrix(binary=False).astype(np.float32)
+    users = np.arange(data.n_users)
+
+    stored = _top(model.score(UserBatch(users, ratings)))
+    folded = _top(model.score(UserBatch(np.full(data.n_users, -1), ratings)))
+
+    # A posterior average is not a ridge solution, but the lists mostly agree (0.84 measured).
+    overlap = np.mean([len(a & b) / 10 for a, b in zip(stored, folded, strict=True)])
+    assert overlap >= 0.8
+
+
+def test_a_new_users_ratings_decide_their_list(low_rank):
+    data, _ = low_rank
+    model = BiasedMF(BiasedMFConfig(solver="als", factors=2, epochs=15))
+    model.fit(data, TrainOptions(seed=0))
+    # The items at the two ends of the first factor; two new users rate the same items, with
+    # opposite tastes.
+    order = np.argsort(model.item_vectors[:, 1].numpy(), kind="stable")
+    liked, disliked = order[-4:], order[:4]
+    columns = np.concatenate([liked, disliked])
+    values = np.concatenate([np.full(4, 5.0), np.full(4, 1.0)])
+    ratings = sp.csr_matrix(
+        (np.concatenate([values, 6.0 - values]), (np.repeat([0, 1], 8), np.tile(columns, 2))),
+        shape=(2, data.n_items),
+    )
+
+    scores = model.score(UserBatch(np.array([-1, -1]), ratings))
+
+    assert scores[0, liked].mean() > scores[0, disliked].mean() + 0.5
+    assert scores[1, disliked].mean() > scores[1, liked].mean() + 0.5
+    # Closed form: the same ratings give the same vector.
+    np.testing.assert_array_equal(model.fold_in(ratings), model.fold_in(ratings))
+
+
+def test_a_binary_history_is_not_mistaken_for_one_star_ratings(low_rank):
+    data, _ = low_rank
+    model = BiasedMF(BiasedMFConfig(solver="als", factors=2, epochs=5))
+    model.fit(data, TrainOptions(seed=0))
+    seen = sp.csr_matrix((np.ones(3), ([0, 0, 0], [1, 2, 3])), shape=(1, data.n_items))
+
+    scores = model.score(UserBatch(np.array([-1]), seen))
+
+    items = model.item_vectors
+    np.testing.assert_allclose(scores[0], model.global_mean + items[:, 0].numpy(), rtol=1e-5)
