@@ -36,12 +36,12 @@ def item_rate(request: HttpRequest, item_id: int) -> HttpResponse:
     if "remove" in request.POST:
         Interaction.objects.filter(rater=rater, item=item).delete()
     elif "not_interested" in request.POST:
-        services.interaction_record(
+        services.my_rating_set(
             rater=rater, item=item, value=1.0, event_type=Interaction.EventType.NOT_INTERESTED
         )
     else:
         try:
-            services.interaction_record(rater=rater, item=item, value=float(request.POST["value"]))
+            services.my_rating_set(rater=rater, item=item, value=float(request.POST["value"]))
         except (KeyError, ValueError, services.ImportValidationError):
             messages.error(request, "Choose a rating between 1 and 5 stars.")
     back = request.POST.get("next", "")

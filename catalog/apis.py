@@ -346,8 +346,8 @@ class MyRatingApi(APIView):
         item = get_object_or_404(Item, pk=item_id)
         rater = services.rater_for_user(user=request.user)
         try:
-            interaction = services.interaction_record(
-                rater=rater, item=item, source=Interaction.Source.SITE, **serializer.validated_data
+            interaction = services.my_rating_set(
+                rater=rater, item=item, **serializer.validated_data
             )
         except services.ImportValidationError as exc:
             raise serializers.ValidationError({"value": [exc.message]}) from exc

@@ -456,6 +456,22 @@ def interaction_record(
     return interaction
 
 
+#: The site's rating widget keeps one answer per item: a star rating or "not interested".
+WIDGET_EVENT_TYPES = (Interaction.EventType.RATING, Interaction.EventType.NOT_INTERESTED)
+
+
+def my_rating_set(
+    *, rater: Rater, item: Item, value: float, event_type: str = Interaction.EventType.RATING
+) -> Interaction:
+    """Record the widget's answer and drop the other one (stars then "not interested", or back)."""
+    with transaction.atomic():
+        interaction = interaction_record(rater=rater, item=item, value=value, event_type=event_type)
+        Interaction.objects.filter(
+            rater=rater, item=item, event_type__in=WIDGET_EVENT_TYPES
+        ).exclude(pk=interaction.pk).delete()
+    return interaction
+
+
 def wait_for_import(import_id: int, timeout: float = 600.0, poll: float = 0.2) -> DataImport:
     """Block until an import finishes (CLI ``--wait`` and smoke checks)."""
     deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.models import Interaction, Item, Rater
 
@@ -55,12 +56,41 @@ def test_rating_form_works_without_javascript_and_remove_deletes(end_user_client
     end_user_client.post(url, {"value": "5"})
     assert Interaction.objects.get().value == 5.0
     end_user_client.post(url, {"not_interested": "1"})
-    assert set(Interaction.objects.values_list("event_type", flat=True)) == {
-        "rating",
-        "not_interested",
-    }
+    assert list(Interaction.objects.values_list("event_type", "value")) == [("not_interested", 1)]
     end_user_client.post(url, {"remove": "1"})
     assert Interaction.objects.count() == 0
+
+
+def test_the_widget_keeps_one_answer_stars_or_not_interested(end_user_client):
+    item = Item.objects.create(external_id="i1", title="Heat")
+    url = reverse("api-my-rating", args=[item.pk])
+
+    end_user_client.put(url, {"value": 4}, content_type="application/json")
+    end_user_client.put(
+        url, {"value": 1, "event_type": "not_interested"}, content_type="application/json"
+    )
+    assert list(Interaction.objects.values_list("event_type", "value")) == [("not_interested", 1)]
+    end_user_client.put(url, {"value": 3}, content_type="application/json")
+    assert list(Interaction.objects.values_list("event_type", "value", "source")) == [
+        ("rating", 3, "site")
+    ]
+
+
+def test_the_widget_leaves_other_event_types_alone(end_user_client, end_user):
+    item = Item.objects.create(external_id="i1", title="Heat")
+    rater = Rater.objects.create(user=end_user, external_id=f"site:{end_user.pk}")
+    Interaction.objects.create(
+        rater=rater, item=item, event_type="view", value=1, occurred_at=timezone.now()
+    )
+
+    end_user_client.put(
+        reverse("api-my-rating", args=[item.pk]), {"value": 5}, content_type="application/json"
+    )
+
+    assert sorted(Interaction.objects.values_list("event_type", "value")) == [
+        ("rating", 5),
+        ("view", 1),
+    ]
 
 
 def test_anonymous_visitors_cannot_rate(client):
