@@ -4,6 +4,12 @@ The active run's artifact is loaded once per process (keyed by run id). A rater 
 interactions are no newer than the precomputed list gets that list (a lookup); one with newer
 interactions, or unknown to the model, is scored on the fly from their *current* interactions;
 a rater with none gets the most popular items.
+
+Models that score a known rater from stored user factors (``uses_history`` False: BPR, NCF,
+LightGCN, biased MF) would ignore ratings made after training; such a rater is scored as a new
+one instead, folded in from their current interactions, so the next list reflects a rating at
+once. Every item carries a reason: the rater's liked items that point most to it in the
+model's own item relation (or co-occurrence), computed once per list.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import pandas as pd
 import scipy.sparse as sp
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from catalog.models import Interaction, Item, Rater
+from recommender import explain
 from recommender.artifacts import LoadedModel, load_artifact
 from recommender.data import UserBatch
 from recommender.models import RecommendationSnapshot, TrainingRun
@@ -148,6 +155,11 @@ class Filters:
 
 
 PRECOMPUTED_N = 50
+#: The no-model fallback for a rater with history: what raters who rated the same items chose.
+#: Served under the public strategy "popularity"; only the reasons tell the two apart.
+SIMILAR_RATERS = "similar-raters"
+#: Reasons name items among the rater's latest this many liked interactions.
+REASON_HISTORY = 200
 
 
 def recommend_for_rater(
@@ -171,21 +183,28 @@ def recommend_for_rater(
     diversity = _policy_diversity() if diversity is None else diversity
     wanted = offset + n
     pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
-    history = list(Interaction.objects.filter(rater=rater).values_list("item_id", "occurred_at"))
-    rated = {item_id for item_id, _ in history}
-    latest = max((when for _, when in history), default=None)
+    history = list(
+        Interaction.objects.filter(rater=rater).values_list(
+            "item_id", "occurred_at", "event_type", "value"
+        )
+    )
+    rated = {row[0] for row in history}
+    latest = max((row[1] for row in history), default=None)
     pairs, strategy, explanation = _candidates(run, rater, rated, latest, pool)
-    if strategy != "popularity":
+    if strategy not in ("popularity", SIMILAR_RATERS):
         pairs = _popular_last(pairs)
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
     kept = [(items[pk], score) for pk, score in pairs if pk in items and filters.keeps(items[pk])]
     if diversity > 0:
         kept = _diversify(kept, wanted, diversity)
-    reason = _reason(strategy, run, len(rated))
     chosen = kept[offset:wanted]
+    reasons = _reasons(strategy, run, chosen, history)
     return RecommendationList(
-        [Recommendation(item, score, reason(score)) for item, score in chosen],
-        strategy,
+        [
+            Recommendation(item, score, reason)
+            for (item, score), reason in zip(chosen, reasons, strict=True)
+        ],
+        "popularity" if strategy == SIMILAR_RATERS else strategy,
         explanation,
         run.pk if run else None,
     )
@@ -205,6 +224,11 @@ def _policy_diversity() -> float:
 def _candidates(
     run: TrainingRun | None, rater: Rater, rated: set[int], latest: datetime | None, pool: int
 ) -> tuple[list[tuple[int, float]], str, str]:
+    if run is None and rated:
+        similar = _popular_among_similar(rater, rated, pool)
+        if similar:
+            words = "No model is active yet: popular among raters who rated what you rated."
+            return similar, SIMILAR_RATERS, words
     if run is None:
         return _popular(rated, pool), "popularity", "No model is active yet: popular items."
     if not rated:
@@ -220,7 +244,7 @@ def _candidates(
             return pairs[:pool], "precomputed", f"Precomputed by run {run.pk} ({run.algorithm})."
     # The model excludes only what its signal counts (e.g. ratings); anything else the rater
     # did with an item (marked it "not interested", viewed it) keeps it out of the list too.
-    scored = _score_now(run, rater, pool + len(rated))
+    scored = _score_now(run, rater, pool + len(rated), latest)
     return (
         [(i, s) for i, s in scored if i not in rated][:pool],
         "folded-in",
@@ -238,9 +262,14 @@ def _fresh_snapshot(
     return snapshot
 
 
-def _score_now(run: TrainingRun, rater: Rater, n: int) -> list[tuple[int, float]]:
+def _score_now(
+    run: TrainingRun, rater: Rater, n: int, latest: datetime | None
+) -> list[tuple[int, float]]:
     loaded = loaded_model(run)
     user_idx = loaded.users.index_of(str(rater.pk))
+    if user_idx >= 0 and not loaded.model.uses_history and _newer_than(run, latest):
+        # The stored user factors predate these interactions: fold the current ones in.
+        user_idx = -1
     batch = _batch(
         loaded,
         Signal.from_dict(run.signal),
@@ -254,6 +283,12 @@ def _score_now(run: TrainingRun, rater: Rater, n: int) -> list[tuple[int, float]
         for i, s in zip(loaded.items.ids(top_idx[0]), top_scores[0], strict=True)
         if np.isfinite(s)
     ]
+
+
+def _newer_than(run: TrainingRun, latest: datetime | None) -> bool:
+    """Whether the rater interacted after ``run`` read its training data (or it is unknown
+    when that was): the run's ``started_at`` is before the read, so nothing later is in it."""
+    return run.started_at is None or (latest is not None and latest > run.started_at)
 
 
 def _diversify(
@@ -286,17 +321,138 @@ def _popular_last(pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return evidence + [(pk, 0.0) for pk in rest]
 
 
-def _reason(strategy: str, run: TrainingRun | None, n_rated: int):  # type: ignore[no-untyped-def]
+def _reasons(
+    strategy: str,
+    run: TrainingRun | None,
+    chosen: list[tuple[Item, float]],
+    history: list[tuple[int, datetime, str, float]],
+) -> list[str]:
+    """One sentence per chosen item, from one batched look at the model's item relation."""
+    if strategy == SIMILAR_RATERS:
+        return ["Popular among raters like you"] * len(chosen)
     if strategy == "popularity":
-        return lambda score: f"Popular: {int(score)} raters"
-    plural = "s" if n_rated != 1 else ""
+        return [f"Popular: {int(score)} raters" for _, score in chosen]
+    assert run is not None
+    if run.algorithm in explain.NON_PERSONALISED:
+        return ["Popular with raters overall" for _ in chosen]
+    evidence = [item.pk for item, score in chosen if score != 0.0]
+    because = _because(run, _liked_items(run, history), evidence) if evidence else {}
+    n_rated = len({row[0] for row in history})
+    general = f"Matches your {n_rated} rating{'s' if n_rated != 1 else ''} ({run.algorithm})"
+    return [
+        "Popular pick: nothing you rated points to it yet"
+        if score == 0.0
+        else because.get(item.pk) or general
+        for item, score in chosen
+    ]
 
-    def reason(score: float) -> str:
-        if score == 0.0:
-            return "Popular pick: nothing you rated points to it yet"
-        return f"Matches your {n_rated} rating{plural} ({run.algorithm})"
 
-    return reason
+def _liked_items(run: TrainingRun, history: list[tuple[int, datetime, str, float]]) -> list[int]:
+    """The items a reason may name, latest first: interactions the run's signal counts, and
+    ratings only where they are liked (at least the signal's threshold or, without one, the
+    rater's own mean rating), so a low rating never reads as "because you rated"."""
+    signal = Signal.from_dict(run.signal)
+    ratings = [value for _, _, event, value in history if event == "rating"]
+    threshold = signal.positive_threshold
+    if threshold is None:
+        threshold = float(np.mean(ratings)) if ratings else 0.0
+    liked = [
+        (when, item_id)
+        for item_id, when, event, value in history
+        if event in signal.event_weights
+        and event != Interaction.EventType.NOT_INTERESTED
+        and (event != "rating" or value >= threshold)
+    ]
+    ordered = dict.fromkeys(
+        item_id for _, item_id in sorted(liked, key=lambda r: r[0], reverse=True)
+    )
+    return list(ordered)[:REASON_HISTORY]
+
+
+def _because(run: TrainingRun, liked: list[int], targets: list[int]) -> dict[int, str]:
+    """ "Because you rated “A” and “B”" per target: the liked items that point most to it."""
+    if not liked or not run.artifact:
+        return {}
+    loaded = loaded_model(run)
+    relation = _item_relation(loaded)
+    if relation is not None:
+        source_idx = loaded.items.indices(str(pk) for pk in liked)
+        target_idx = loaded.items.indices(str(pk) for pk in targets)
+        keys = [int(pk) for pk in loaded.items.ids()]
+    else:  # no item-item view of its own (e.g. sequence models): co-occurrence in the data
+        relation, keys = _cooccurrence([*liked, *targets])
+        position = {pk: i for i, pk in enumerate(keys)}
+        source_idx = np.array([position[pk] for pk in liked], dtype=np.int64)
+        target_idx = np.array([position[pk] for pk in targets], dtype=np.int64)
+    found = explain.contributing_items_many(relation, source_idx, target_idx)
+    drivers = {pk: [keys[i] for i in idx.tolist()] for pk, idx in zip(targets, found, strict=True)}
+    titles = Item.objects.in_bulk({d for names in drivers.values() for d in names})
+    return {
+        pk: explain.because_text([titles[d].display_title for d in names if d in titles])
+        for pk, names in drivers.items()
+    }
+
+
+_RELATIONS: dict[int, tuple[object, explain.ItemRelation | None]] = {}
+
+
+def _item_relation(loaded: LoadedModel) -> explain.ItemRelation | None:
+    """The model's item relation, built once per loaded model (it normalises every item)."""
+    cached = _RELATIONS.get(id(loaded.model))
+    if cached is None or cached[0] is not loaded.model:
+        with _CACHE_LOCK:
+            if len(_RELATIONS) >= _CACHE_SIZE:
+                _RELATIONS.pop(next(iter(_RELATIONS)))
+            cached = (loaded.model, explain.item_relation(loaded.model))
+            _RELATIONS[id(loaded.model)] = cached
+    return cached[1]
+
+
+def _cooccurrence(item_pks: list[int]) -> tuple[explain.ItemRelation, list[int]]:
+    """Co-occurrence relation over ``item_pks`` from every rater's liked interactions (one
+    query): two items dislikes have in common are not related."""
+    keys = sorted(set(item_pks))
+    rows = np.array(
+        list(
+            Interaction.objects.filter(_liked_condition(), item_id__in=keys).values_list(
+                "rater_id", "item_id"
+            )
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    raters = pd.factorize(rows[:, 0])[0].astype(np.int64)
+    columns = pd.Index(keys).get_indexer(rows[:, 1])
+    matrix = sp.csr_matrix(
+        (np.ones(len(rows)), (raters, columns)), shape=(int(raters.max(initial=-1)) + 1, len(keys))
+    )
+    return explain.CooccurrenceRelation(matrix), keys
+
+
+def _liked_condition() -> Q:
+    """Interactions that say "I like it": a rating above the middle of the scale, or any other
+    event but "not interested"."""
+    middle = (settings.RECSITE_RATING_MIN + settings.RECSITE_RATING_MAX) / 2
+    rating = Interaction.EventType.RATING
+    return Q(event_type=rating, value__gt=middle) | ~Q(
+        event_type__in=[rating, Interaction.EventType.NOT_INTERESTED]
+    )
+
+
+def _popular_among_similar(rater: Rater, rated: set[int], n: int) -> list[tuple[int, float]]:
+    """Items most liked by raters who liked an item ``rater`` liked (their count as score)."""
+    liked = _liked_condition()
+    mine = Interaction.objects.filter(liked, rater=rater).values("item_id")
+    similar = (
+        Interaction.objects.filter(liked, item_id__in=mine).exclude(rater=rater).values("rater_id")
+    )
+    counts = (
+        Interaction.objects.filter(liked, rater_id__in=similar)
+        .exclude(item_id__in=rated)
+        .values("item_id")
+        .annotate(n=Count("rater_id", distinct=True))
+        .order_by("-n", "item_id")[:n]
+    )
+    return [(row["item_id"], float(row["n"])) for row in counts]
 
 
 def _popular(rated: set[int], n: int) -> list[tuple[int, float]]:

@@ -270,6 +270,11 @@ class BiasedMF(Recommender):
             rows.append(_ridge(design[columns], target, penalty))
         return torch.stack(rows).float()
 
+    def item_embeddings(self) -> np.ndarray:
+        """The items' factors without their biases: what relates two items (explanations)."""
+        _, items = self._require_fitted()
+        return items[:, 1:].numpy()
+
     def get_state(self) -> dict[str, Any]:
         users, items = self._require_fitted()
         return {"global_mean": self.global_mean, "users": users, "items": items}
