@@ -127,6 +127,7 @@
   // Star widgets save through the API without a page reload; the form still works without JS.
   function ratingWidget(form) {
     var status = form.querySelector(".saved");
+    var remove = form.querySelector("[data-remove]");
     function send(method, body) {
       return fetch(form.dataset.rateUrl, {
         method: method,
@@ -154,15 +155,30 @@
         request = send("DELETE").then(function () { show(null); return "Removed"; });
       } else if (button.hasAttribute("data-not-interested")) {
         request = send("PUT", { value: 1, event_type: "not_interested" })
-          .then(function () { show(null); return "Noted: not interested"; });
+          .then(function () { show(null); dismiss(form); return "Noted: not interested"; });
       } else {
         var value = Number(button.value);
         request = send("PUT", { value: value }).then(function () { show(value); return "Saved"; });
       }
-      request.then(function (text) { status.textContent = text; })
+      request.then(function (text) {
+        status.textContent = text;
+        if (remove) remove.hidden = text === "Removed";  // something saved can be removed at once
+      })
         .catch(function () { status.textContent = "Could not save; try again"; });
     });
     starKeys(form);
+  }
+
+  // An entry marked data-dismissible (a "for you" pick) leaves the list once marked not interested;
+  // focus moves to the next visible entry so keyboard users do not lose their place.
+  function dismiss(form) {
+    var entry = form.closest("[data-dismissible]");
+    if (!entry) return;
+    entry.hidden = true;
+    var next = entry.nextElementSibling;
+    while (next && next.hidden) next = next.nextElementSibling;
+    var link = next && next.querySelector("a");
+    if (link) link.focus();
   }
 
   // Arrow keys (and Home/End) move focus between the stars; Enter or Space then saves that one.
