@@ -130,9 +130,18 @@ def _batch(
 def rater_batch_from_training(
     loaded: LoadedModel, user_idx: np.ndarray, rater_ids: np.ndarray, run: TrainingRun | None = None
 ) -> UserBatch:
-    """A batch of known raters with their current interactions (used by the precompute job)."""
+    """A batch of known raters with their current interactions (used by the precompute job).
+
+    As in serving, a rater who interacted after the run read its data is folded in from the
+    current interactions by models that would otherwise use the stored user factors.
+    """
     signal = Signal.from_dict(run.signal) if run is not None else Signal()
-    return _batch(loaded, signal, user_idx, rater_ids, _history_frame(rater_ids))
+    history = _history_frame(rater_ids)
+    if run is not None and run.started_at is not None and not loaded.model.uses_history:
+        latest = history.groupby("rater_id")["occurred_at"].max()
+        newer = set(latest[latest > run.started_at].index.tolist())
+        user_idx = np.where([int(r) in newer for r in rater_ids], -1, user_idx)
+    return _batch(loaded, signal, user_idx, rater_ids, history)
 
 
 @dataclass(frozen=True)
@@ -155,8 +164,9 @@ class Filters:
 
 
 PRECOMPUTED_N = 50
-#: The no-model fallback for a rater with history: what raters who rated the same items chose.
-#: Served under the public strategy "popularity"; only the reasons tell the two apart.
+#: What raters like this one chose: the attribute model's list for a new rater with attributes,
+#: or, with no model active, what raters who liked the same items liked. Served under the
+#: public strategy "popularity"; the reasons and the explanation tell them apart.
 SIMILAR_RATERS = "similar-raters"
 #: Reasons name items among the rater's latest this many liked interactions.
 REASON_HISTORY = 200
@@ -224,6 +234,17 @@ def _policy_diversity() -> float:
 def _candidates(
     run: TrainingRun | None, rater: Rater, rated: set[int], latest: datetime | None, pool: int
 ) -> tuple[list[tuple[int, float]], str, str]:
+    if not rated and rater.attributes:
+        from recommender import cold_start  # it builds on this module
+
+        attribute_list = cold_start.for_new_rater(rater, pool)
+        if attribute_list is not None and attribute_list.pairs:
+            by = attribute_list.run
+            words = (
+                f"No ratings yet: popular among raters with attributes like yours "
+                f"(run {by.pk}, {by.algorithm})."
+            )
+            return attribute_list.pairs, SIMILAR_RATERS, words
     if run is None and rated:
         similar = _popular_among_similar(rater, rated, pool)
         if similar:

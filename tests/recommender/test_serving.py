@@ -14,6 +14,7 @@ from recommender import services
 from recommender.algorithms import ALGORITHMS
 from recommender.serving import recommend_for_rater
 from tests.recommender.helpers import launch
+from tests.recommender.test_cold_start import two_topic_catalog  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +154,33 @@ def test_a_rater_with_no_history_gets_plain_popularity(tastes):
     count = Interaction.objects.filter(item=result.items[0].item).count()
     assert result.strategy == "popularity"
     assert result.items[0].reason == f"Popular: {count} raters"
+
+
+def test_ratings_made_between_training_and_activation_are_in_the_precomputed_list(
+    tastes, django_capture_on_commit_callbacks
+):
+    alpha, beta, switcher = tastes
+    run = launch("bpr", config=ALGORITHMS["bpr"].contract_config, signal=LIKED_ONLY)
+    switch_to_beta(switcher, alpha, beta)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.training_run_activate(run=run)
+
+    result = recommend_for_rater(switcher, n=1)
+
+    assert result.strategy == "precomputed"
+    assert result.items[0].item.title in ("Beta 6", "Beta 7")
+
+
+def test_a_new_rater_with_attributes_gets_what_raters_like_them_chose(two_topic_catalog):  # noqa: F811
+    run = launch("side_features", config=ALGORITHMS["side_features"].contract_config)
+    stranger = Rater.objects.create(external_id="new", attributes={"gender": "M"})
+
+    result = recommend_for_rater(stranger, n=4)
+
+    assert result.strategy == "popularity"
+    assert result.explanation == (
+        f"No ratings yet: popular among raters with attributes like yours "
+        f"(run {run.pk}, side_features)."
+    )
+    assert all(title.startswith("Love romance") for title in titles(result))
+    assert [rec.reason for rec in result.items] == ["Popular among raters like you"] * 4
