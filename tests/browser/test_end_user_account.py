@@ -123,3 +123,19 @@ def test_delete_my_data_removes_the_rater_ratings_lists_and_account(
     assert Interaction.objects.count() == 29 * 8
     log_in("dana", PASSWORD)
     page.wait_for_selector(".errorlist")
+
+
+def test_the_rating_api_refuses_a_request_without_the_csrf_token(page, live_server, dana):
+    item = Interaction.objects.filter(rater=dana).first().item
+    page.goto(live_server.url + reverse("catalog:item-detail", args=[item.pk]))
+    put = """([url, headers]) => fetch(url, {method: "PUT", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", ...headers},
+        body: JSON.stringify({value: 1})}).then(r => r.status)"""
+    url = reverse("api-my-rating", args=[item.pk])
+    before = Interaction.objects.get(rater=dana, item=item).value
+
+    assert page.evaluate(put, [url, {}]) == 403
+    assert Interaction.objects.get(rater=dana, item=item).value == before
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    assert page.evaluate(put, [url, {"X-CSRFToken": token}]) == 200
+    assert Interaction.objects.get(rater=dana, item=item).value == 1.0
