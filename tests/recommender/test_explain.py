@@ -150,3 +150,52 @@ def test_because_text_names_up_to_the_given_titles():
     assert explain.because_text(["Alien"]) == "Because you rated “Alien”"
     assert explain.because_text(["Alien", "Heat"]) == "Because you rated “Alien” and “Heat”"
     assert explain.because_text(["A", "B", "C"]) == "Because you rated “A”, “B” and “C”"
+
+
+@pytest.mark.parametrize(
+    "relation",
+    [
+        explain.MatrixRelation(VOTES),
+        explain.MatrixRelation(sp.csr_matrix(VOTES)),
+        explain.CosineRelation(VOTES + 1.0),
+        explain.CooccurrenceRelation(sp.csr_matrix(VOTES > 0.2)),
+    ],
+    ids=["dense", "sparse", "cosine", "cooccurrence"],
+)
+def test_many_targets_at_once_give_the_one_by_one_answers(relation):
+    history = np.array([3, 0, 1, 2])
+    targets = np.array([0, 1, 2, 3, -1])
+
+    found = explain.contributing_items_many(relation, history, targets)
+
+    expected = [explain.contributing_items(relation, history, t).tolist() for t in targets[:-1]]
+    assert [f.tolist() for f in found] == [*expected, []]
+    block = relation.block(np.array([0, 2]), np.array([1, 3]))
+    assert block == pytest.approx(
+        np.stack([relation.weights(np.array([0, 2]), t) for t in (1, 3)], axis=1)
+    )
+
+
+def test_many_targets_on_the_votes_matrix():
+    found = explain.contributing_items_many(
+        explain.MatrixRelation(VOTES), np.array([0, 1, 2, 3]), np.array([1, 3])
+    )
+
+    # Item 1: votes 0.9 (item 0) and 0.5 (item 2); item 3: only item 2 votes for it positively.
+    assert [f.tolist() for f in found] == [[0, 2], [2]]
+
+
+class _LightGCNShape:
+    """LightGCN once fitted or loaded: final (propagated) tables, no ``net``."""
+
+    n_items = 3
+
+    class embeddings:  # noqa: N801 - mirrors the attribute it stands for
+        items = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+
+
+def test_propagated_item_tables_are_used_when_there_is_no_net():
+    relation = explain.item_relation(_LightGCNShape())
+
+    found, _ = explain.most_similar(relation, 0, n=2)
+    assert found.tolist() == [1]

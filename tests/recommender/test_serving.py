@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog import services as catalog_services
@@ -184,3 +186,26 @@ def test_a_new_rater_with_attributes_gets_what_raters_like_them_chose(two_topic_
     )
     assert all(title.startswith("Love romance") for title in titles(result))
     assert [rec.reason for rec in result.items] == ["Popular among raters like you"] * 4
+
+
+@pytest.mark.parametrize("algorithm", ["bpr", "sasrec"])
+def test_reasons_cost_the_same_queries_for_a_short_or_a_long_list(
+    algorithm, tastes, django_capture_on_commit_callbacks
+):
+    alpha, beta, switcher = tastes
+    activate(
+        algorithm, django_capture_on_commit_callbacks, config=ALGORITHMS[algorithm].contract_config
+    )
+    switch_to_beta(switcher, alpha, beta)
+    recommend_for_rater(switcher, n=1)  # loads the model and caches the serving policy
+
+    counts = []
+    for n in (1, 5):
+        with CaptureQueriesContext(connection) as queries:
+            result = recommend_for_rater(switcher, n=n)
+        counts.append(len(queries))
+        assert len(result.items) == n
+        assert all(rec.reason.startswith("Because you rated") for rec in result.items)
+
+    # sasrec has no item relation of its own: one co-occurrence query per list, not per item.
+    assert counts[0] == counts[1]
