@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Interaction
-from tests.browser.end_user_data import genre_catalog
+from tests.browser.end_user_data import active_itemknn_run, genre_catalog, site_user_for_rater
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -57,3 +57,27 @@ def test_stars_are_chosen_with_arrow_keys_and_saved_with_enter(
     screenshot("keyboard-star-widget")
     rating = Interaction.objects.get(rater__user__username="kim", item=item)
     assert (rating.value, rating.event_type) == (4.0, Interaction.EventType.RATING)
+
+
+def test_not_interested_from_the_keyboard_moves_focus_to_the_next_pick(
+    page, live_server, log_in, screenshot
+):
+    genre_catalog()
+    site_user_for_rater("sci-fi-r0", "kai", PASSWORD)
+    active_itemknn_run()
+    log_in("kai", PASSWORD)
+    page.wait_for_selector("text=Log out")
+    page.goto(live_server.url + reverse("recommender:for-you"))
+    picks = page.locator("ol.recs > li > a").all_inner_texts()
+
+    page.focus("ol.recs > li:first-child > a")
+    for _ in range(6):  # the title link, five stars, then "Not interested"
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Not interested"
+    page.keyboard.press("Enter")
+
+    page.wait_for_selector("ol.recs > li:first-child", state="hidden")
+    assert page.evaluate("document.activeElement.textContent") == picks[1]
+    screenshot("keyboard-not-interested")
+    dismissed = Interaction.objects.get(rater__user__username="kai", item__title=picks[0])
+    assert dismissed.event_type == Interaction.EventType.NOT_INTERESTED
