@@ -281,13 +281,22 @@ class RaterListCreateApi(APIView):
 
 
 class RaterDetailApi(APIView):
-    """One rater by external id; DELETE erases the rater and all their data (privacy)."""
+    """One rater by external id; PATCH changes it; DELETE erases the rater and their data."""
 
     permission_classes = [ManageScope]
 
     @extend_schema(responses=RaterSerializer)
     def get(self, request: Request, external_id: str) -> Response:
         return Response(RaterSerializer(get_object_or_404(Rater, external_id=external_id)).data)
+
+    @extend_schema(request=RaterSerializer, responses=RaterSerializer)
+    def patch(self, request: Request, external_id: str) -> Response:
+        """Change a rater's external id and/or replace its attributes."""
+        rater = get_object_or_404(Rater, external_id=external_id)
+        serializer = RaterSerializer(rater, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        rater = services.rater_update(rater=rater, **serializer.validated_data)
+        return Response(RaterSerializer(rater).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, external_id: str) -> Response:

@@ -15,8 +15,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog import importers, staging
@@ -546,6 +547,34 @@ def _check_event(event: dict[str, Any], items: dict[str, Item], index: int) -> N
                 index=index,
                 field="value",
             )
+
+
+# --- Raters ------------------------------------------------------------------------------------
+
+
+def rater_update(
+    *, rater: Rater, external_id: str | None = None, attributes: dict[str, Any] | None = None
+) -> Rater:
+    """Rename a rater (its external id) and/or replace its attributes; None leaves a field alone.
+
+    Raises Django's ValidationError keyed by field when the new external id is blank or names
+    another rater; the API's exception handler turns it into the usual error body.
+    """
+    if external_id is not None:
+        external_id = external_id.strip()
+        if not external_id:
+            raise ValidationError({"external_id": ["an external id cannot be blank"]})
+        if Rater.objects.filter(external_id=external_id).exclude(pk=rater.pk).exists():
+            raise ValidationError({"external_id": [f"{external_id!r} names another rater"]})
+        rater.external_id = external_id
+    if attributes is not None:
+        rater.attributes = attributes
+    try:
+        with transaction.atomic():
+            rater.save(update_fields=["external_id", "attributes"])
+    except IntegrityError as exc:  # another request took the id between the check and the save
+        raise ValidationError({"external_id": [f"{external_id!r} names another rater"]}) from exc
+    return rater
 
 
 # --- Erasure and API keys ----------------------------------------------------------------------

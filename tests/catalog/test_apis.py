@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from catalog.models import DataImport, Interaction
+from catalog.models import DataImport, Interaction, Item, Rater
 from tests.catalog.helpers import run_import, upload
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +127,78 @@ def test_lists_page_with_limit_and_offset(operator_api):
     assert first["previous"] is None
     assert [r["external_id"] for r in last["results"]] == ["r4"]
     assert last["next"] is None
+
+
+def test_a_rater_is_renamed_and_its_attributes_replaced(operator_api):
+    rater = Rater.objects.create(external_id="r1", attributes={"age": 30})
+    Interaction.objects.create(
+        rater=rater, item=Item.objects.create(external_id="i1"), value=4, occurred_at=timezone.now()
+    )
+
+    response = operator_api.patch(
+        reverse("api-rater-detail", args=["r1"]),
+        {"external_id": "r1-new", "attributes": {"country": "NL"}},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["external_id"] == "r1-new"
+    rater.refresh_from_db()
+    assert (rater.external_id, rater.attributes) == ("r1-new", {"country": "NL"})
+    assert rater.interactions.count() == 1
+
+
+def test_a_partial_rater_patch_leaves_the_other_field_alone(operator_api):
+    Rater.objects.create(external_id="r1", attributes={"age": 30})
+
+    response = operator_api.patch(
+        reverse("api-rater-detail", args=["r1"]), {"attributes": {"age": 31}}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert Rater.objects.get(external_id="r1").attributes == {"age": 31}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"external_id": "taken"}, "external_id", "'taken' names another rater"),
+        ({"external_id": "   "}, "external_id", "This field may not be blank."),
+        ({"attributes": ["not", "an", "object"]}, "attributes", "Expected a dictionary"),
+    ],
+)
+def test_an_invalid_rater_patch_gets_the_error_body_and_changes_nothing(
+    operator_api, body, field, message
+):
+    Rater.objects.create(external_id="taken")
+    Rater.objects.create(external_id="r1", attributes={"age": 30})
+
+    response = operator_api.patch(reverse("api-rater-detail", args=["r1"]), body, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["message"] == "Invalid input."
+    assert message in error["details"][field][0]
+    assert Rater.objects.get(pk=Rater.objects.get(external_id="r1").pk).attributes == {"age": 30}
+
+
+def test_patching_an_unknown_rater_is_a_404_with_the_error_body(operator_api):
+    response = operator_api.patch(
+        reverse("api-rater-detail", args=["nobody"]), {"attributes": {}}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "No Rater matches the given query."
+
+
+def test_end_users_cannot_patch_raters(api_client, end_user):
+    Rater.objects.create(external_id="r1")
+    api_client.force_authenticate(end_user)
+
+    response = api_client.patch(
+        reverse("api-rater-detail", args=["r1"]), {"attributes": {"x": 1}}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert Rater.objects.get(external_id="r1").attributes == {}
