@@ -170,6 +170,8 @@ PRECOMPUTED_N = 50
 SIMILAR_RATERS = "similar-raters"
 #: Reasons name items among the rater's latest this many liked interactions.
 REASON_HISTORY = 200
+#: Without a model relation, co-occurrence is counted in the database over fewer of them.
+REASON_COOCCURRENCE_HISTORY = 30
 
 
 def recommend_for_rater(
@@ -401,6 +403,7 @@ def _because(run: TrainingRun, liked: list[int], targets: list[int]) -> dict[int
         target_idx = loaded.items.indices(str(pk) for pk in targets)
         keys = [int(pk) for pk in loaded.items.ids()]
     else:  # no item-item view of its own (e.g. sequence models): co-occurrence in the data
+        liked = liked[:REASON_COOCCURRENCE_HISTORY]  # bounds the rows the query reads
         relation, keys = _cooccurrence([*liked, *targets])
         position = {pk: i for i, pk in enumerate(keys)}
         source_idx = np.array([position[pk] for pk in liked], dtype=np.int64)

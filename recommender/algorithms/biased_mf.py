@@ -255,19 +255,19 @@ class BiasedMF(Recommender):
             float32, shape (b, 1 + factors): the same layout as the stored user vectors.
         """
         _, items = self._require_fitted()
-        items = items.double()
-        design = torch.cat([torch.ones(len(items), 1, dtype=items.dtype), items[:, 1:]], dim=1)
-        weights = torch.full((design.shape[1],), self.config.reg, dtype=torch.float64)
+        weights = torch.full((items.shape[1],), self.config.reg, dtype=torch.float64)
         weights[0] = self.config.bias_reg
         weights = weights.clamp(min=1e-6)  # a zero weight would make the system singular
         ratings = sp.csr_matrix(ratings, dtype=np.float64)
         rows = []
         for start, end in zip(ratings.indptr[:-1], ratings.indptr[1:], strict=True):
-            columns = torch.from_numpy(ratings.indices[start:end].astype(np.int64))
+            # Only the rated items' rows, in float64: copying the whole table would cost more
+            # than the solve when many samples' factors sit side by side.
+            rated = items[torch.from_numpy(ratings.indices[start:end].astype(np.int64))].double()
+            design = torch.cat([torch.ones(len(rated), 1, dtype=torch.float64), rated[:, 1:]], 1)
             target = torch.from_numpy(ratings.data[start:end].copy()) - self.global_mean
-            target = target - items[columns, 0]
             penalty = weights * max(end - start, 1) ** self.config.reg_exponent
-            rows.append(_ridge(design[columns], target, penalty))
+            rows.append(_ridge(design, target - rated[:, 0], penalty))
         return torch.stack(rows).float()
 
     def item_embeddings(self) -> np.ndarray:
