@@ -7,6 +7,10 @@ Usage::
 It first checks the split and the metrics against ``shared/EVALUATION.md`` P1 step 5 (the
 popularity baseline must match Recommenders' figures within ±0.001), then fits every selected
 registered model with its default hyper-parameters on the P1 train split and prints one table.
+``--threads`` (default 1, as EVALUATION.md's peers were timed) sets torch's intra-op threads
+for every fit; before the first fit one throw-away ``torch.optim.Adam`` is built, because the
+first one in a process costs ~1.3 s of lazy imports that are not training time (as in
+``bench/train_speed.py``).
 Models that predict ratings are also fitted on each official fold ``u1.base..u5.base`` and
 scored on ``uN.test`` (P2, mean over the five folds). Times are wall-clock seconds on this
 machine (``time.perf_counter``): "fit s" is one ``fit``, "rec s" one top-10 pass over all test
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 # The script runs as ``python bench/quality.py``, so put the project root on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -93,10 +98,15 @@ def numeric_vocabulary(ids: pd.Series) -> Vocabulary:
     return Vocabulary(sorted(ids.unique(), key=int))
 
 
-def fit_timed(model: Recommender, train: Interactions) -> float:
+def fit_timed(model: Recommender, train: Interactions, threads: int = 1) -> float:
     start = time.perf_counter()
-    model.fit(train, TrainOptions())
+    model.fit(train, TrainOptions(threads=threads))
     return time.perf_counter() - start
+
+
+def warm_up_torch() -> None:
+    """Pay the first ``torch.optim.Adam``'s one-off lazy imports before any fit is timed."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def recommend_all_seconds(
@@ -129,7 +139,9 @@ def popularity_check(train: Interactions, targets: RankingTargets) -> bool:
     return passed
 
 
-def run_p1(names: list[str], data_dir: Path) -> tuple[bool, list[dict[str, object]]]:
+def run_p1(
+    names: list[str], data_dir: Path, threads: int = 1
+) -> tuple[bool, list[dict[str, object]]]:
     frame = read_ratings(data_dir / "u.data")
     split = stratified_split(frame, ratio=0.75, seed=42)
     train = interactions_from_frame(
@@ -147,7 +159,7 @@ def run_p1(names: list[str], data_dir: Path) -> tuple[bool, list[dict[str, objec
     rows = []
     for name in names:
         model = get_algorithm(name)()
-        fit_s = fit_timed(model, train)
+        fit_s = fit_timed(model, train, threads)
         rec_s = recommend_all_seconds(model, train, targets)
         figures = evaluate_ranking(
             model, train, targets, k=K, item_features=genres, batch_size=BATCH_SIZE
@@ -156,7 +168,7 @@ def run_p1(names: list[str], data_dir: Path) -> tuple[bool, list[dict[str, objec
     return passed, rows
 
 
-def run_p2(names: list[str], data_dir: Path) -> list[dict[str, object]]:
+def run_p2(names: list[str], data_dir: Path, threads: int = 1) -> list[dict[str, object]]:
     rows = []
     for name in names:
         model_class = get_algorithm(name)
@@ -166,7 +178,7 @@ def run_p2(names: list[str], data_dir: Path) -> list[dict[str, object]]:
         for fold in range(1, 6):
             base = interactions_from_frame(read_ratings(data_dir / f"u{fold}.base"))
             model = model_class()
-            fit_s = fit_timed(model, base)
+            fit_s = fit_timed(model, base, threads)
             result = evaluate_rating(model, base, read_ratings(data_dir / f"u{fold}.test"))
             folds.append({**result, "fit_s": fit_s})
         rows.append({"model": name, **pd.DataFrame(folds).mean().to_dict()})
@@ -203,14 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models", default=",".join(ALGORITHMS), help="comma-separated registry names"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads per fit (0: torch default)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     for name in names:
         get_algorithm(name)  # fail before any work on a typo
-    passed, rows = run_p1(names, args.data_dir)
+    warm_up_torch()
+    passed, rows = run_p1(names, args.data_dir, args.threads)
     print_p1(rows)
-    print_p2(run_p2(names, args.data_dir))
+    print_p2(run_p2(names, args.data_dir, args.threads))
     return 0 if passed else 1
 
 

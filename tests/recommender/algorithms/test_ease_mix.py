@@ -124,6 +124,60 @@ def test_an_empty_history_is_ranked_by_popularity():
     assert items[0].tolist() == [0, 4, 1, 2, 3]
 
 
+DAY = 86_400
+# User "a" was active on day 0 only. Items z and w first appear on days 5 and 6, after a's last
+# visit; z co-occurs with a's items x and y for everybody else, v (day 0) with nothing of a's.
+TIMED_ROWS = [
+    ("a", "x", 0),
+    ("a", "y", 0),
+    ("e", "v", 0),
+    ("b", "x", 5 * DAY),
+    ("b", "y", 5 * DAY + 60),
+    ("b", "z", 5 * DAY + 120),
+    ("c", "x", 5 * DAY),
+    ("c", "z", 5 * DAY + 60),
+    ("d", "y", 6 * DAY),
+    ("d", "z", 6 * DAY + 60),
+    ("d", "w", 6 * DAY + 120),
+]
+
+
+def timed_model(margin_days: float) -> tuple[EASEMix, object]:
+    frame = pd.DataFrame(TIMED_ROWS, columns=["user_id", "item_id", "timestamp"])
+    data = interactions_from_frame(frame)
+    model = EASEMix(EASEMixConfig(l2=1.0, spectral_rank=2, future_margin_days=margin_days))
+    model.fit(data)
+    return model, data
+
+
+def ranked_for_a(model: EASEMix, data, user_idx: int) -> list[str]:
+    history = user_batch(data, data.users.indices(["a"])).history
+    items, _ = model.recommend(UserBatch(np.array([user_idx]), history), n=3)
+    return data.items.ids(items[0])
+
+
+def test_items_that_appeared_after_a_users_last_visit_rank_last():
+    model, data = timed_model(margin_days=1.0)
+
+    ranked = ranked_for_a(model, data, int(data.users.index_of("a")))
+
+    assert ranked[0] == "v"
+    assert set(ranked[1:]) == {"z", "w"}
+
+
+@pytest.mark.parametrize("margin_days", [-1.0, 7.0])
+def test_time_context_off_or_wide_margin_keeps_the_co_occurring_item_first(margin_days):
+    model, data = timed_model(margin_days)
+
+    assert ranked_for_a(model, data, int(data.users.index_of("a")))[0] == "z"
+
+
+def test_an_unknown_user_has_no_time_context():
+    model, data = timed_model(margin_days=1.0)
+
+    assert ranked_for_a(model, data, -1)[0] == "z"
+
+
 @pytest.mark.parametrize(
     ("values", "field"),
     [
@@ -135,6 +189,7 @@ def test_an_empty_history_is_ranked_by_popularity():
         ({"neighbour_popularity_exponent": 1.5}, "neighbour_popularity_exponent"),
         ({"spectral_weight": -1}, "spectral_weight"),
         ({"spectral_rank": 0}, "spectral_rank"),
+        ({"future_margin_days": 40_000}, "future_margin_days"),
     ],
 )
 def test_config_validation_names_the_field(values, field):
