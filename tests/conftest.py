@@ -23,6 +23,19 @@ def media_root(settings, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def cache_dir(settings, tmp_path: Path) -> Path:
+    """A cache of the test's own: the default one lives in var/cache, shared across runs."""
+    location = tmp_path / "cache"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(location),
+        }
+    }
+    return location
+
+
+@pytest.fixture(autouse=True)
 def eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
     """Unit tests run tasks in-process; tests marked ``integration`` use the real worker."""
     if request.node.get_closest_marker("integration"):
