@@ -91,8 +91,8 @@ def paired_differences(
     unit = " (rating points)" if metric in ("rmse", "mae") else ""
     return _style(
         fig,
-        f"Per-rater {name} difference against {baseline}",
-        f"{name} of the run minus the baseline's, per test rater{unit}",
+        f"Per-rater {name} difference<br>against {baseline}",  # two lines: fits a phone
+        f"{name}: run minus baseline, per rater{unit}",
         "number of raters",
     )
 

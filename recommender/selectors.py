@@ -351,12 +351,12 @@ class RunComparison:
 
     @property
     def significance_rows(self) -> list[SignificanceRow]:
-        """One row per tested metric and run (baseline excluded), metric by metric."""
-        by_pk = {run.pk: run for run in self.runs}
+        """One row per run (baseline excluded) and tested metric, run by run."""
         return [
-            SignificanceRow(metric, by_pk[run_id], test, _significance_verdict(metric, test))
+            SignificanceRow(metric, run, test, _significance_verdict(metric, test))
+            for run in self.runs[1:]
             for metric, per_run in self.tests.items()
-            for run_id, test in per_run.items()
+            for test in [per_run.get(run.pk)]
         ]
 
 

@@ -162,15 +162,18 @@ def run_compare(request: HttpRequest) -> HttpResponse:
         comparison = selectors.run_comparison(run_ids=_baseline_first(chosen, request))
         context["comparison"] = comparison
         context["charts"] = figure_payload(_comparison_figures(comparison))
-        context["test_rows"] = [
-            (
-                row,
-                _p_value(row.test and row.test.t_pvalue),
-                _p_value(row.test and row.test.wilcoxon_pvalue),
-            )
-            for row in comparison.significance_rows
-        ]
+        context["test_groups"] = _test_groups(comparison)
     return render(request, "recommender/run_compare.html", context)
+
+
+def _test_groups(comparison: selectors.RunComparison) -> list[tuple[Any, list[tuple]]]:
+    """Per compared run: its significance rows with formatted t-test and Wilcoxon p-values."""
+    groups: dict[int, tuple[Any, list[tuple]]] = {}
+    for row in comparison.significance_rows:
+        t_p = _p_value(row.test and row.test.t_pvalue)
+        w_p = _p_value(row.test and row.test.wilcoxon_pvalue)
+        groups.setdefault(row.run.pk, (row.run, []))[1].append((row, t_p, w_p))
+    return list(groups.values())
 
 
 def _p_value(value: float | None) -> str:

@@ -11,7 +11,12 @@ from playwright.sync_api import expect
 
 from catalog.models import Interaction, Item, Rater
 from recommender import services
-from recommender.models import EpochMetric, RecommendationSnapshot, TrainingRun
+from recommender.models import (
+    EpochMetric,
+    RecommendationImpression,
+    RecommendationSnapshot,
+    TrainingRun,
+)
 from tests.recommender.helpers import launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,14 +71,18 @@ def assert_not_reloaded(page) -> None:
 def test_dashboard_overview(operator_page, live_server, catalog, operator, screenshot):
     run = launch("itemknn")
     services.training_run_activate(run=run, activated_by=operator)
-    # One returning rater rated one of the items listed for them (a top-10, or fewer: 9 here).
+    # One rater was served their list (a top-10, or fewer: 9 here) and rated its first item.
     snapshot = RecommendationSnapshot.objects.filter(run=run).order_by("rater_id").first()
+    served_at = timezone.now() - timedelta(hours=1)
+    RecommendationImpression.objects.create(
+        rater=snapshot.rater, item_ids=snapshot.item_ids[:10], surface="page", served_at=served_at
+    )
     Interaction.objects.create(
         rater=snapshot.rater,
         item_id=snapshot.item_ids[0],
         value=5,
         source="site",
-        occurred_at=snapshot.computed_at + timedelta(minutes=1),
+        occurred_at=served_at + timedelta(minutes=1),
     )
     page = operator_page
 
@@ -81,7 +90,8 @@ def test_dashboard_overview(operator_page, live_server, catalog, operator, scree
     page.wait_for_selector("#chart-over_time + .chart-plot .main-svg, .chart-plot .main-svg")
 
     listed = min(10, len(snapshot.item_ids))
-    assert page.inner_text("#feedback-rate") == f"{round(100 / listed)}%"
+    assert page.inner_text("#feedback-rate") == f"{100 / listed:.1f}%"
+    assert f"1 of {listed} served, last 30 days" in page.inner_text(".kpis")
     assert f"Run {run.pk} · itemknn" in page.inner_text("main")
     assert "by olivia" in page.inner_text("main")
     legend = page.locator(".chart-plot .legendtext").all_text_contents()
@@ -334,3 +344,212 @@ def test_imports_search_policy_and_api_key_pages(operator_page, live_server, scr
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("revoked", exact=False).first).to_be_visible()
     expect(page.locator("#new-key")).to_have_count(0)
+
+
+# --- Every operator page on a phone and with the keyboard alone --------------------------------
+
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def two_runs(catalog, operator):
+    """Popularity served first, then item-kNN: so there is a rollback and a run to compare."""
+    popularity, knn = launch("popularity"), launch("itemknn")
+    services.training_run_activate(run=popularity, activated_by=operator)
+    services.training_run_activate(run=knn, activated_by=operator)
+    return popularity, knn
+
+
+def tab_to(page, selector: str, limit: int = 120) -> None:
+    """Press Tab until ``selector`` has the focus, which must then be visibly marked."""
+    target = page.locator(selector).first
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            outline = target.evaluate("el => getComputedStyle(el).outlineStyle")
+            assert outline != "none", f"{selector} has the focus but no visible outline"
+            return
+    pytest.fail(f"Tab never reached {selector}")
+
+
+def wide_elements(page) -> list[str]:
+    """Elements that reach past the right edge outside any scrolling box (to say what to fix)."""
+    return page.evaluate(
+        """() => {
+        const clipped = el => {
+            for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+                if (getComputedStyle(up).overflowX !== "visible") return true;
+            }
+            return false;
+        };
+        return [...document.querySelectorAll("body *")]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(el))
+            .map(el => `${el.tagName.toLowerCase()}.${el.className}`
+                + ` (${Math.round(el.getBoundingClientRect().right)}px)`)
+            .slice(0, 8);
+        }"""
+    )
+
+
+def fits_a_phone(page, main: str) -> None:
+    """No sideways scrolling, and the page's main control is on screen when scrolled to."""
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, (
+        f"the page scrolls sideways on a phone ({width}px > {inner}px): {wide_elements(page)}"
+    )
+    control = page.locator(main).first
+    control.scroll_into_view_if_needed()
+    expect(control).to_be_visible()
+    box = control.bounding_box()
+    assert box["x"] >= 0, f"{main} starts off screen: {box}"
+    assert box["x"] + box["width"] <= inner, f"{main} sticks out on the right: {box}"
+
+
+def use_overview(page, world) -> None:
+    tab_to(page, "main a.button.primary")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/operator/runs/#launch$"))
+
+
+def use_run_list(page, world) -> None:
+    page.select_option("#id_algorithm", "popularity")
+    tab_to(page, "#launch-form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#run-status .status-succeeded")
+    assert TrainingRun.objects.filter(algorithm="popularity").count() == 2
+
+
+def use_run_detail(page, world) -> None:
+    popularity, _ = world
+    tab_to(page, "button:has-text('Activate')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"text=Run {popularity.pk} (popularity) now serves")
+
+
+def use_compare(page, world) -> None:
+    for run in world:
+        tab_to(page, f'input[name=runs][value="{run.pk}"]')
+        page.keyboard.press("Space")
+    tab_to(page, "form.stack button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("table.significance")
+    assert page.locator("table.significance tbody tr").count() >= 5  # one row per metric
+
+
+def use_model_registry(page, world) -> None:
+    popularity, _ = world
+    tab_to(page, "button:has-text('Roll back')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#serving-run >> text=Run {popularity.pk} · popularity")
+
+
+def use_rater_browser(page, world) -> None:
+    tab_to(page, "#rater-q")
+    page.keyboard.type("g1r3")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/operator/raters/\d+/$"))
+
+
+def use_run_picker(page, world) -> None:
+    """Choose the other run with the arrow keys, then show it with Enter on "Show"."""
+    popularity, _ = world
+    tab_to(page, ".run-picker select")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value(".run-picker select") == str(popularity.pk)
+    tab_to(page, ".run-picker button")
+    page.keyboard.press("Enter")
+    expect(page.locator("section.reco")).to_have_count(2)
+
+
+def use_upload_link(page, world) -> None:
+    tab_to(page, "main a:has-text('Upload a file')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/operator/imports/new/$"))
+
+
+def use_search(page, world) -> None:
+    page.fill("#id_space", "not json")
+    tab_to(page, "#search-form button[type=submit]")
+    page.keyboard.press("Enter")
+    expect(page.locator("#search-form .errorlist")).to_contain_text("Not valid JSON")
+
+
+def use_policy(page, world) -> None:
+    tab_to(page, "#id_diversity")
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("0.2")
+    tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Space")
+    expect(page.locator(".messages")).to_contain_text("Policy saved.")
+
+
+def use_api_keys(page, world) -> None:
+    tab_to(page, "#id_name")
+    page.keyboard.type("web shop")
+    tab_to(page, "button:has-text('Create key')")
+    page.keyboard.press("Enter")
+    expect(page.locator("#new-key")).to_contain_text("rs_")
+
+
+def item_path(world) -> str:
+    return f"/operator/items/{Item.objects.get(external_id='i3').pk}/"
+
+
+def rater_path(world) -> str:
+    return f"/operator/raters/{Rater.objects.get(external_id='g1r3').pk}/"
+
+
+# name, path (or a function of the runs), needs runs, main control, how the keyboard uses it
+OPERATOR_PAGES = [
+    ("overview", "/operator/", True, "main a.button.primary", use_overview),
+    ("runs", "/operator/runs/", True, "#launch-form button[type=submit]", use_run_list),
+    (
+        "run-detail",
+        lambda world: f"/operator/runs/{world[0].pk}/",
+        True,
+        "button:has-text('Activate')",
+        use_run_detail,
+    ),
+    ("compare", "/operator/runs/compare/", True, "form.stack button[type=submit]", use_compare),
+    ("models", "/operator/models/", True, "button:has-text('Roll back')", use_model_registry),
+    ("raters", "/operator/raters/", True, "#rater-q", use_rater_browser),
+    ("rater", rater_path, True, ".run-picker button", use_run_picker),
+    ("item", item_path, True, ".run-picker button", use_run_picker),
+    ("imports", "/operator/imports/", False, "main a:has-text('Upload a file')", use_upload_link),
+    ("data", "/operator/data/", False, "main a:has-text('Upload a file')", use_upload_link),
+    ("search", "/operator/searches/", False, "#search-form button[type=submit]", use_search),
+    ("policy", "/operator/policy/", False, "main form button[type=submit]", use_policy),
+    ("api-keys", "/operator/api-keys/", False, "button:has-text('Create key')", use_api_keys),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "needs_runs", "main", "use"),
+    OPERATOR_PAGES,
+    ids=[page[0] for page in OPERATOR_PAGES],
+)
+def test_operator_page_on_a_laptop_a_phone_and_the_keyboard(
+    request, operator_page, live_server, catalog, screenshot, name, path, needs_runs, main, use
+):
+    world = request.getfixturevalue("two_runs") if needs_runs else None
+    url = live_server.url + (path(world) if callable(path) else path)
+    page = operator_page
+
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(main).first).to_be_visible()
+    screenshot(f"{name}-laptop")
+
+    page.set_viewport_size(PHONE)
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    fits_a_phone(page, main)
+    screenshot(f"{name}-phone")
+
+    page.evaluate("window.scrollTo(0, 0)")
+    use(page, world)
+    page.wait_for_load_state("networkidle")
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"after the action, the page scrolls sideways: {wide_elements(page)}"
+    screenshot(f"{name}-phone-after-action")

@@ -61,7 +61,7 @@ def test_paired_differences_is_one_histogram_per_compared_run():
 
     assert [trace.type for trace in fig.data] == ["histogram"]
     assert list(fig.data[0].x) == [0.1, -0.2, 0.0]
-    assert fig.layout.title.text == "Per-rater NDCG@10 difference against run 1"
+    assert fig.layout.title.text == "Per-rater NDCG@10 difference<br>against run 1"
     assert fig.layout.yaxis.title.text == "number of raters"
 
 

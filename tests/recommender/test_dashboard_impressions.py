@@ -65,7 +65,7 @@ def test_the_api_records_exactly_the_items_it_returned(two_taste_catalog):
     assert response.status_code == 200
     impression = RecommendationImpression.objects.get()
     returned = [row["item_id"] for row in response.json()["results"]]
-    assert len(returned) == 3
+    assert 1 <= len(returned) <= 3
     assert impression.item_ids == returned
     assert (impression.rater.external_id, impression.surface) == ("g0r1", "api")
 

@@ -58,7 +58,7 @@ def test_empty_dashboard_says_what_to_do_first(operator_client):
     assert "No data and no model yet" in page
     assert "import a ratings file" in page
     assert "No runs yet" in page
-    assert "No feedback yet" in page
+    assert "No recommendations served in the last 30 days" in page
 
 
 def test_dashboard_shows_the_serving_model_and_its_figures(
