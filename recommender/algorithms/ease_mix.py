@@ -53,7 +53,6 @@ from recommender.data import Interactions, UserBatch
 # Keeps a constant score row (e.g. an empty history) at z = 0 instead of dividing by zero.
 _STD_FLOOR = 1e-8
 SECONDS_PER_DAY = 86_400.0
-_DEMOTION = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -186,9 +185,11 @@ class EASEMix(Recommender):
         rows = np.flatnonzero(known)
         deadline = self.user_last_seen[user_idx[rows]] + margin * SECONDS_PER_DAY
         future = self.item_first_seen[None, :] > deadline[:, None]
-        # z-scores stay within a few dozen, so this offset puts them below every other item
-        # while keeping their order among themselves.
-        scores[rows] -= np.float32(_DEMOTION) * future
+        # Shifting by the row's whole score range (+1) puts them below every other item while
+        # keeping their order among themselves.
+        block = scores[rows]
+        span = block.max(axis=1, keepdims=True) - block.min(axis=1, keepdims=True) + 1.0
+        scores[rows] = np.where(future, block - span, block)
 
     def get_state(self) -> dict[str, Any]:
         return {
