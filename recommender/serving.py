@@ -396,24 +396,33 @@ def _because(run: TrainingRun, liked: list[int], targets: list[int]) -> dict[int
     """ "Because you rated “A” and “B”" per target: the liked items that point most to it."""
     if not liked or not run.artifact:
         return {}
-    loaded = loaded_model(run)
+    try:
+        loaded = loaded_model(run)
+    except OSError:  # a list can be served from its snapshot without the file; say less
+        logger.warning("run %s: no artifact to explain its list with", run.pk)
+        return {}
     relation = _item_relation(loaded)
     if relation is not None:
-        source_idx = loaded.items.indices(str(pk) for pk in liked)
-        target_idx = loaded.items.indices(str(pk) for pk in targets)
-        keys = [int(pk) for pk in loaded.items.ids()]
+        found = explain.contributing_items_many(
+            relation,
+            loaded.items.indices(str(pk) for pk in liked),
+            loaded.items.indices(str(pk) for pk in targets),
+        )
+        drivers = [[int(key) for key in loaded.items.ids(idx.tolist())] for idx in found]
     else:  # no item-item view of its own (e.g. sequence models): co-occurrence in the data
         liked = liked[:REASON_COOCCURRENCE_HISTORY]  # bounds the rows the query reads
         relation, keys = _cooccurrence([*liked, *targets])
         position = {pk: i for i, pk in enumerate(keys)}
-        source_idx = np.array([position[pk] for pk in liked], dtype=np.int64)
-        target_idx = np.array([position[pk] for pk in targets], dtype=np.int64)
-    found = explain.contributing_items_many(relation, source_idx, target_idx)
-    drivers = {pk: [keys[i] for i in idx.tolist()] for pk, idx in zip(targets, found, strict=True)}
-    titles = Item.objects.in_bulk({d for names in drivers.values() for d in names})
+        found = explain.contributing_items_many(
+            relation,
+            np.array([position[pk] for pk in liked], dtype=np.int64),
+            np.array([position[pk] for pk in targets], dtype=np.int64),
+        )
+        drivers = [[keys[i] for i in idx.tolist()] for idx in found]
+    titles = Item.objects.in_bulk({d for names in drivers for d in names})
     return {
         pk: explain.because_text([titles[d].display_title for d in names if d in titles])
-        for pk, names in drivers.items()
+        for pk, names in zip(targets, drivers, strict=True)
     }
 
 

@@ -96,6 +96,11 @@ def test_a_known_raters_new_ratings_turn_their_list_at_once(
     top = after.items[0]
     assert top.item.title in ("Beta 6", "Beta 7")
     assert top.reason.startswith("Because you rated “Beta "), top.reason
+    # One-star ratings (Beta 0, Alpha 3-4) are rated but never a reason.
+    for rec in after.items:
+        named = {part.split("”")[0] for part in rec.reason.split("“")[1:]}
+        assert named, rec.reason
+        assert not named & {"Beta 0", "Alpha 3", "Alpha 4"}, rec.reason
 
 
 def test_the_reason_names_the_liked_items_that_point_to_the_item(
@@ -209,3 +214,12 @@ def test_reasons_cost_the_same_queries_for_a_short_or_a_long_list(
 
     # sasrec has no item relation of its own: one co-occurrence query per list, not per item.
     assert counts[0] == counts[1]
+
+
+def test_a_popularity_model_says_so(tastes, django_capture_on_commit_callbacks):
+    _, _, switcher = tastes
+    activate("popularity", django_capture_on_commit_callbacks)
+
+    result = recommend_for_rater(switcher, n=2)
+
+    assert [rec.reason for rec in result.items] == ["Popular with raters overall"] * 2
