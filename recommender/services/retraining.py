@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Interaction
-from recommender.algorithms.base import TrainOptions
+from catalog.selectors import item_content_frame, rater_attributes_frame
+from recommender.algorithms import UnknownAlgorithm
+from recommender.algorithms.base import ConfigError, TrainOptions
 from recommender.models import ServingPolicy, TrainingRun
 from recommender.pipeline import Signal, run_protocol
 
@@ -60,31 +63,110 @@ def retrain_check(*, now: datetime | None = None) -> TrainingRun | None:
     return run
 
 
+#: A refresh (the active run's own settings on newer data) ships unless its figure is more
+#: than this fraction worse than the active run's recorded one. The two figures come from
+#: different data (the test sets differ), so a small gap is noise, not a worse model; and a
+#: strict comparison on the same split could never pass, since the same settings score the same.
+REFRESH_TOLERANCE = 0.02
+#: Gate metrics where a smaller figure is the better model.
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+
 def quality_gate(
     run: TrainingRun, frame: pd.DataFrame, options: TrainOptions, signal: Signal
 ) -> GateVerdict:
-    """Does ``run`` beat the active run on the same protocol and the same data?
+    """Should the automatic retrain ``run`` replace the active run? The rule, two cases:
 
-    The active run's algorithm and settings are trained and measured on exactly the split the
-    candidate was measured on (same frame, protocol and seed), so the two figures compare like
-    with like. Equal settings give equal figures: the candidate then ships, since it has seen
-    the newer data.
+    * Different settings (algorithm, config or signal): the active run's settings are trained
+      and measured on exactly the candidate's split (same frame, protocol, seed, signal,
+      content and diversity); the candidate ships only if it is strictly better there.
+    * The same settings (a refresh with newer data): retraining them on the same split would
+      only reproduce the candidate's figure, so the candidate is held to the active run's
+      recorded figure instead and ships unless it is more than REFRESH_TOLERANCE worse.
+
+    The verdict's message is the "why" shown on the run page.
     """
     metric = ServingPolicy.current().gate_metric
-    active = TrainingRun.objects.filter(is_active=True).first()
+    active = TrainingRun.objects.filter(is_active=True).exclude(pk=run.pk).first()
     candidate = run.metrics.get(metric)
     if candidate is None:
         return GateVerdict(False, f"Kept as a candidate: it has no {metric} to compare.")
     if active is None:
         return GateVerdict(True, f"Shipped: no model was active ({metric} {candidate:.4f}).")
-    if (active.algorithm, active.config) == (run.algorithm, run.config):
-        baseline = candidate
-    else:
-        result = run_protocol(
-            frame, active.algorithm, active.config, run.protocol, options, signal=signal
+    if _settings(active) == _settings(run):
+        return _refresh_verdict(run, active, metric, candidate)
+    return _challenger_verdict(run, active, metric, candidate, frame, options, signal)
+
+
+def _settings(run: TrainingRun) -> tuple[str, str, str]:
+    # Configs are stored resolved (defaults filled in), so equal settings compare equal.
+    signal = Signal.from_dict(run.signal).to_dict()
+    return run.algorithm, json.dumps(run.config, sort_keys=True), json.dumps(signal, sort_keys=True)
+
+
+def _better(metric: str, a: float, b: float) -> bool:
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def _refresh_verdict(
+    run: TrainingRun, active: TrainingRun, metric: str, candidate: float
+) -> GateVerdict:
+    what = f"a refresh of run {active.pk}'s settings with newer data"
+    recorded = active.metrics.get(metric)
+    same_protocol = active.protocol == run.protocol and active.metrics.get(
+        "serving_diversity"
+    ) == run.metrics.get("serving_diversity")
+    if recorded is None or not same_protocol:
+        return GateVerdict(
+            True,
+            f"Shipped: {what}; run {active.pk} has no {metric} measured under this protocol "
+            f"and diversity to hold it to ({metric} {candidate:.4f}).",
         )
-        baseline = result.metrics.get(metric, float("-inf"))
-    verdict = f"{metric} {candidate:.4f} vs {baseline:.4f} for run {active.pk}'s settings"
-    if candidate >= baseline:
-        return GateVerdict(True, f"Shipped: {verdict} on the same data.")
-    return GateVerdict(False, f"Kept as a candidate: {verdict} on the same data.")
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    limit = recorded * (1 + sign * REFRESH_TOLERANCE)
+    figures = f"{metric} {candidate:.4f} vs its recorded {recorded:.4f}"
+    tolerance = f"{REFRESH_TOLERANCE:.0%}"
+    if not _better(metric, limit, candidate):  # at the limit or better
+        return GateVerdict(True, f"Shipped: {what}; {figures}, within the {tolerance} tolerance.")
+    return GateVerdict(
+        False,
+        f"Kept as a candidate: {what}, but {figures} is more than {tolerance} worse.",
+    )
+
+
+def _challenger_verdict(
+    run: TrainingRun,
+    active: TrainingRun,
+    metric: str,
+    candidate: float,
+    frame: pd.DataFrame,
+    options: TrainOptions,
+    signal: Signal,
+) -> GateVerdict:
+    try:
+        result = run_protocol(
+            frame,
+            active.algorithm,
+            active.config,
+            run.protocol,
+            options,
+            signal=signal,
+            item_features=item_content_frame(),
+            user_features=rater_attributes_frame(),
+            diversity=float(run.metrics.get("serving_diversity", 0.0)),
+        )
+    except (UnknownAlgorithm, ConfigError) as exc:
+        return GateVerdict(
+            True, f"Shipped: run {active.pk}'s settings can no longer be trained ({exc})."
+        )
+    baseline = result.metrics.get(metric)
+    if baseline is None:
+        return GateVerdict(True, f"Shipped: run {active.pk}'s settings give no {metric}.")
+    figures = (
+        f"{metric} {candidate:.4f} vs {baseline:.4f} for run {active.pk}'s settings "
+        f"({active.algorithm}) retrained on the same split (protocol {run.protocol}, "
+        f"seed {run.seed})"
+    )
+    if _better(metric, candidate, baseline):
+        return GateVerdict(True, f"Shipped: better, {figures}.")
+    return GateVerdict(False, f"Kept as a candidate: not better, {figures}.")
