@@ -213,12 +213,10 @@ class FeedbackRate:
 def feedback_rate(
     *, window_days: int = FEEDBACK_WINDOW_DAYS, now: datetime | None = None
 ) -> FeedbackRate:
+    """The online feedback rate over the ``window_days`` before ``now`` (see FeedbackRate)."""
     since = (now or timezone.now()) - timedelta(days=window_days)
-    lists = list(
-        RecommendationImpression.objects.filter(served_at__gte=since).values_list(
-            "rater_id", "item_ids", "served_at"
-        )
-    )
+    in_window = RecommendationImpression.objects.filter(served_at__gte=since)
+    lists = list(in_window.values_list("rater_id", "item_ids", "served_at"))
     pairs = [
         (rater_id, item_id, served_at)
         for rater_id, item_ids, served_at in lists
@@ -234,7 +232,7 @@ def feedback_rate(
     events = pd.DataFrame.from_records(
         list(
             Interaction.objects.filter(
-                rater_id__in=shown["rater_id"].unique().tolist(),
+                rater_id__in=in_window.values("rater_id"),  # a subquery: no parameter limit
                 source__in=[Interaction.Source.SITE, Interaction.Source.API],
                 event_type__in=FEEDBACK_EVENTS,
                 occurred_at__gt=since,
