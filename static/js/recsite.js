@@ -182,9 +182,17 @@
   }
 
   // Arrow keys (and Home/End) move focus between the stars; Enter or Space then saves that one.
+  // One star is in the Tab order at a time (roving tabindex), so Tab skips to the next control.
   function starKeys(form) {
     var stars = Array.prototype.slice.call(form.querySelectorAll(".star"));
     var steps = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+    function rove(to) { stars.forEach(function (b, i) { b.tabIndex = i === to ? 0 : -1; }); }
+    var pressed = stars.findIndex(function (b) { return b.getAttribute("aria-pressed") === "true"; });
+    rove(Math.max(pressed, 0));
+    form.addEventListener("focusin", function (event) {
+      var at = stars.indexOf(event.target);
+      if (at >= 0) rove(at);
+    });
     form.addEventListener("keydown", function (event) {
       var at = stars.indexOf(document.activeElement);
       if (at < 0) return;
