@@ -52,4 +52,7 @@ def interactions_over_time(daily: pd.DataFrame) -> go.Figure:
     for source, rows in daily.groupby("source", sort=True):
         fig.add_trace(go.Bar(x=rows["day"], y=rows["count"], name=str(source)))
     fig.update_layout(barmode="stack")
+    # Whole days only: with a short span plotly would otherwise tick hours ("23:59:59.9995").
+    days = daily["day"].nunique() if len(daily) else 0
+    fig.update_xaxes(tickformat="%Y-%m-%d", dtick=86_400_000 if days < 8 else None)
     return _layout(fig, "Interactions over time", "day (UTC)", "interactions per day")
