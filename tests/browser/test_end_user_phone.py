@@ -29,6 +29,14 @@ def test_every_end_user_page_fits_a_phone(page, live_server, log_in, screenshot)
     active_itemknn_run()
     page.set_viewport_size(PHONE)
     item = by_genre["Drama"][0]
+    # As a MovieLens import stores it: a long title and an unbroken IMDb address.
+    item.title = "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1963)"
+    item.attributes = {
+        "release_date": "01-Jan-1963",
+        "url": "http://us.imdb.com/M/title-exact?Dr.%20Strangelove%20or:%20How%20I%20Learned"
+        "%20to%20Stop%20Worrying%20and%20Love%20the%20Bomb%20(1963)",
+    }
+    item.save()
     anonymous = {
         "login": reverse("login"),
         "signup": reverse("catalog:signup"),
