@@ -16,6 +16,7 @@ from tests.browser.end_user_data import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "phone-pass-phrase-7"
+LONG_NAME = "alexandra.konstantinopoulou@example.com"  # an e-mail address as the user name
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,7 @@ def fast_passwords(settings):
 
 def test_every_end_user_page_fits_a_phone(page, live_server, log_in, screenshot):
     by_genre = genre_catalog()
-    site_user_for_rater("drama-r0", "phoebe", PASSWORD)
+    site_user_for_rater("drama-r0", LONG_NAME, PASSWORD)
     active_itemknn_run()
     page.set_viewport_size(PHONE)
     item = by_genre["Drama"][0]
@@ -56,7 +57,7 @@ def test_every_end_user_page_fits_a_phone(page, live_server, log_in, screenshot)
     too_wide = []
     for pages in (anonymous, signed_in):
         if pages is signed_in:
-            log_in("phoebe", PASSWORD)
+            log_in(LONG_NAME, PASSWORD)
             page.wait_for_selector("text=Log out")
         for name, path in pages.items():
             page.goto(live_server.url + path)
