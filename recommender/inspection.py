@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from django.db.models import Count
 
 from catalog.models import Interaction, Item, Rater
-from recommender import explain, serving
+from recommender import cold_start, explain, serving
 from recommender.artifacts import LoadedModel
 from recommender.models import TrainingRun
 from recommender.pipeline import Signal
@@ -185,6 +185,15 @@ def similar_items(run: TrainingRun | None, item: Item, n: int = 10) -> Explained
             how = _relation_words(loaded)
             return ExplainedList(run, _as_items(pairs, how), "model", f"{how} in run {run.pk}.")
     pairs = cooccurring_items(item, n)
+    if not pairs:  # nobody has interacted with it yet: its content is all there is
+        by_content = cold_start.similar_by_content(item, n)
+        if by_content is not None:
+            content_run = by_content.run
+            words = (
+                f"Content: cosine of item vectors from titles and genres in run {content_run.pk}."
+            )
+            reason = f"Similar title and genres ({content_run.algorithm})"
+            return ExplainedList(run, _as_items(by_content.pairs, reason), "content", words)
     reason = "Rated by the same raters"
     words = "Co-occurrence: the cosine of the two items' rater sets, in the current data."
     return ExplainedList(run, _as_items(pairs, reason), "co-occurrence", words)

@@ -168,6 +168,7 @@ PRECOMPUTED_N = 50
 #: or, with no model active, what raters who liked the same items liked. Served under the
 #: public strategy "popularity"; the reasons and the explanation tell them apart.
 SIMILAR_RATERS = "similar-raters"
+NEW_ITEM_REASON = "New in the catalogue: its title and genres match what you liked"
 #: Reasons name items among the rater's latest this many liked interactions.
 REASON_HISTORY = 200
 #: Without a model relation, co-occurrence is counted in the database over fewer of them.
@@ -203,14 +204,22 @@ def recommend_for_rater(
     rated = {row[0] for row in history}
     latest = max((row[1] for row in history), default=None)
     pairs, strategy, explanation = _candidates(run, rater, rated, latest, pool)
-    if strategy not in ("popularity", SIMILAR_RATERS):
-        pairs = _popular_last(pairs)
+    new_items: set[int] = set()
+    if run is not None and strategy not in ("popularity", SIMILAR_RATERS):
+        from recommender import cold_start  # it builds on this module
+
+        pairs, new_items = cold_start.with_new_items(_popular_last(pairs), rater, run, rated)
+        if new_items:
+            explanation += " New items the model has not seen are placed by their content."
     items = Item.objects.in_bulk([pk for pk, _ in pairs])
     kept = [(items[pk], score) for pk, score in pairs if pk in items and filters.keeps(items[pk])]
     if diversity > 0:
         kept = _diversify(kept, wanted, diversity)
     chosen = kept[offset:wanted]
-    reasons = _reasons(strategy, run, chosen, history)
+    reasons = [
+        NEW_ITEM_REASON if item.pk in new_items else reason
+        for (item, _), reason in zip(chosen, _reasons(strategy, run, chosen, history), strict=True)
+    ]
     return RecommendationList(
         [
             Recommendation(item, score, reason)

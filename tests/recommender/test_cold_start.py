@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Interaction, Item, Rater
-from recommender import cold_start
+from recommender import cold_start, inspection, services, serving
 from recommender.algorithms import ALGORITHMS
 from tests.recommender.helpers import launch
 
@@ -111,3 +111,29 @@ def test_a_new_items_similar_items_come_from_its_content(two_topic_catalog):
     titles = [Item.objects.get(pk=pk).title for pk, _ in found.pairs]
     assert len(titles) == 5
     assert all(title.startswith("Love romance") for title in titles)
+
+
+def test_a_served_list_carries_a_matching_new_item_with_its_reason(two_topic_catalog):
+    services.training_run_activate(run=launch("itemknn"))
+    launch("text_cnn", config=contract("text_cnn"))
+    space, romance = new_item(0), new_item(1)
+    fan = Rater.objects.get(external_id="g0r3")
+
+    served = serving.recommend_for_rater(fan, n=5)
+
+    reasons = {rec.item.pk: rec.reason for rec in served.items}
+    assert reasons.get(space.pk) == serving.NEW_ITEM_REASON
+    assert romance.pk not in reasons
+    assert "placed by their content" in served.explanation
+
+
+def test_similar_items_of_a_new_item_come_from_the_content_model(two_topic_catalog):
+    active = services.training_run_activate(run=launch("itemknn"))
+    content = launch("text_cnn", config=contract("text_cnn"))
+    space = new_item(0)
+
+    similar = inspection.similar_items(active, space, n=4)
+
+    assert similar.strategy == "content"
+    assert all(rec.item.title.startswith("Space robots") for rec in similar.items)
+    assert similar.items[0].reason == f"Similar title and genres ({content.algorithm})"
