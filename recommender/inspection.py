@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from django.db.models import Count
 
 from catalog.models import Interaction, Item, Rater
@@ -24,9 +23,6 @@ from recommender.pipeline import Signal
 from recommender.serving import Recommendation
 
 logger = logging.getLogger(__name__)
-
-#: Reasons look at this many of the rater's latest interactions.
-REASON_HISTORY = 200
 
 
 @dataclass(frozen=True)
@@ -40,17 +36,10 @@ class ExplainedList:
 
 
 def rater_recommendations(rater: Rater, run: TrainingRun | None, n: int = 10) -> ExplainedList:
-    """What ``rater`` gets from ``run`` (as served: precomputed or folded in), with reasons."""
+    """What ``rater`` gets from ``run``, exactly as served (precomputed or folded in), with the
+    reasons the rater sees."""
     result = serving.recommend_for_rater(rater, n, run=run)
-    if run is None or result.strategy == "popularity" or not run.artifact:
-        return ExplainedList(run, result.items, result.strategy, result.explanation)
-    history = list(
-        Interaction.objects.filter(rater=rater)
-        .order_by("-occurred_at", "-id")
-        .values_list("item_id", flat=True)[:REASON_HISTORY]
-    )
-    items = _with_reasons(run, history, result.items)
-    return ExplainedList(run, items, result.strategy, result.explanation)
+    return ExplainedList(run, result.items, result.strategy, result.explanation)
 
 
 def history_recommendations(
@@ -81,91 +70,20 @@ def history_recommendations(
         if np.isfinite(s)
     ]
     catalog = Item.objects.in_bulk([pk for pk, _ in pairs])
-    items = [Recommendation(catalog[pk], s, "") for pk, s in pairs if pk in catalog]
+    chosen = [(catalog[pk], s) for pk, s in pairs if pk in catalog]
+    # The synthetic ratings as served reasons read them, in the order they were added.
+    rows = [(pk, order, "rating", float(v)) for order, (pk, v) in enumerate(history)]
+    reasons = serving.item_reasons("folded-in", run, chosen, rows)
     known = int(batch.history.nnz)
     explanation = (
         f"Scored now by run {run.pk} ({run.algorithm}) from {len(history)} "
         f"rating{'s' if len(history) != 1 else ''} ({known} known to the model)."
     )
-    items = _with_reasons(run, [pk for pk, _ in reversed(history)], items, loaded)
-    return ExplainedList(run, items, "what-if", explanation)
-
-
-def _with_reasons(
-    run: TrainingRun,
-    history: list[int],
-    items: list[Recommendation],
-    loaded: LoadedModel | None = None,
-) -> list[Recommendation]:
-    reasons = item_reasons(run, history, [r.item.pk for r in items], loaded)
-    weak = "No link to the rater's items (score 0): it only fills the list"
-    scored = f"Scored by {run.algorithm} from the rater's {len(history)} interactions"
-    return [
-        Recommendation(
-            r.item, r.score, reasons.get(r.item.pk) or (weak if r.score <= 0 else scored)
-        )
-        for r in items
+    items = [
+        Recommendation(item, score, reason)
+        for (item, score), reason in zip(chosen, reasons, strict=True)
     ]
-
-
-def item_reasons(
-    run: TrainingRun,
-    history: list[int],
-    targets: list[int],
-    loaded: LoadedModel | None = None,
-) -> dict[int, str]:
-    """A sentence per recommended item key: which of the ``history`` items led to it ("" when
-    none of them points to it)."""
-    loaded = loaded or serving.loaded_model(run)
-    if loaded.algorithm in explain.NON_PERSONALISED:
-        return {pk: "Popular: among the items most raters interacted with" for pk in targets}
-    relation = explain.item_relation(loaded.model)
-    model = loaded.model
-    if relation is not None:
-        vocabulary = loaded.items
-        history_idx = vocabulary.indices(str(pk) for pk in history)
-        target_idx = vocabulary.indices(str(pk) for pk in targets)
-
-        def pk_of(i: int) -> int:
-            return int(vocabulary.ids([i])[0])
-
-    else:  # no item-item view of its own: co-occurrence in the current data
-        relation, ids = _cooccurrence([*history, *targets])
-        model = None
-        position = {pk: i for i, pk in enumerate(ids)}
-        history_idx = np.array([position.get(pk, -1) for pk in history], dtype=np.int64)
-        target_idx = np.array([position.get(pk, -1) for pk in targets], dtype=np.int64)
-
-        def pk_of(i: int) -> int:
-            return ids[i]
-
-    drivers = {
-        pk: [pk_of(int(i)) for i in explain.explaining_items(model, relation, history_idx, idx)]
-        for pk, idx in zip(targets, target_idx.tolist(), strict=True)
-        if idx >= 0
-    }
-    catalog = Item.objects.in_bulk({d for found in drivers.values() for d in found})
-    return {
-        pk: explain.because_text(
-            [catalog[d].display_title for d in drivers.get(pk, []) if d in catalog]
-        )
-        for pk in targets
-    }
-
-
-def _cooccurrence(item_pks: list[int]) -> tuple[explain.ItemRelation, list[int]]:
-    """Co-occurrence relation over ``item_pks`` from every rater's interactions."""
-    ids = sorted(set(item_pks))
-    rows = pd.DataFrame.from_records(
-        list(Interaction.objects.filter(item_id__in=ids).values_list("rater_id", "item_id")),
-        columns=["rater_id", "item_id"],
-    )
-    raters = pd.factorize(rows["rater_id"])[0].astype(np.int64)
-    columns = pd.Index(ids).get_indexer(rows["item_id"])
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows)), (raters, columns)), shape=(int(raters.max(initial=-1)) + 1, len(ids))
-    )
-    return explain.CooccurrenceRelation(matrix), ids
+    return ExplainedList(run, items, "what-if", explanation)
 
 
 def similar_items(run: TrainingRun | None, item: Item, n: int = 10) -> ExplainedList:

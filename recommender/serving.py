@@ -218,7 +218,9 @@ def recommend_for_rater(
     chosen = kept[offset:wanted]
     reasons = [
         NEW_ITEM_REASON if item.pk in new_items else reason
-        for (item, _), reason in zip(chosen, _reasons(strategy, run, chosen, history), strict=True)
+        for (item, _), reason in zip(
+            chosen, item_reasons(strategy, run, chosen, history), strict=True
+        )
     ]
     return RecommendationList(
         [
@@ -353,7 +355,7 @@ def _popular_last(pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return evidence + [(pk, 0.0) for pk in rest]
 
 
-def _reasons(
+def item_reasons(
     strategy: str,
     run: TrainingRun | None,
     chosen: list[tuple[Item, float]],

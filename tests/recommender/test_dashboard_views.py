@@ -290,7 +290,7 @@ def test_rater_page_shows_history_and_lists_with_reasons_side_by_side(
 
     assert [lst.run for lst in response.context["lists"]] == [knn, popularity]
     assert "Because you rated" in page
-    assert "Popular: among the items" in page
+    assert "Popular with raters overall" in page
     assert page.count('<tr><td><a href="/operator/items/') == 7  # the history rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Interaction, Item, Rater
-from recommender import inspection, services
+from recommender import inspection, services, serving
 from tests.recommender.helpers import launch
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,21 @@ def test_items_no_rating_points_to_are_called_fillers(two_taste_catalog):
     result = inspection.rater_recommendations(rater, run, n=3)
 
     assert [rec.score for rec in result.items[1:]] == [0.0, 0.0]
-    assert all("only fills the list" in rec.reason for rec in result.items[1:])
+    assert {rec.reason for rec in result.items[1:]} == {
+        "Popular pick: nothing you rated points to it yet"
+    }
+
+
+def test_the_operator_sees_the_list_and_reasons_the_rater_is_served(two_taste_catalog):
+    run = services.training_run_activate(run=launch("itemknn"))
+    rater = Rater.objects.get(external_id="g0r1")
+
+    inspected = inspection.rater_recommendations(rater, run, n=5)
+    served = serving.recommend_for_rater(rater, 5)
+
+    assert [(r.item.pk, r.reason) for r in inspected.items] == [
+        (r.item.pk, r.reason) for r in served.items
+    ]
 
 
 def test_a_popularity_list_gives_popularity_as_its_reason(two_taste_catalog):
@@ -55,9 +69,7 @@ def test_a_popularity_list_gives_popularity_as_its_reason(two_taste_catalog):
 
     result = inspection.rater_recommendations(rater, run, n=2)
 
-    assert {rec.reason for rec in result.items} == {
-        "Popular: among the items most raters interacted with"
-    }
+    assert {rec.reason for rec in result.items} == {"Popular with raters overall"}
 
 
 def test_any_run_can_be_inspected_beside_the_active_one(two_taste_catalog, operator):
