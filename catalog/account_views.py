@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import selectors, services
 from catalog.models import Interaction, Item
+
+MY_RATINGS_PER_PAGE = 50
 
 
 @require_http_methods(["GET", "POST"])
@@ -54,7 +57,8 @@ def item_rate(request: HttpRequest, item_id: int) -> HttpResponse:
 def my_ratings(request: HttpRequest) -> HttpResponse:
     rater = services.rater_for_user(user=request.user)
     interactions = selectors.rater_interactions(rater=rater)
-    return render(request, "catalog/my_ratings.html", {"interactions": interactions})
+    page = Paginator(interactions, MY_RATINGS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "catalog/my_ratings.html", {"interactions": page, "page": page})
 
 
 @login_required

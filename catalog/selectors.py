@@ -173,7 +173,11 @@ def _quality_warnings(overview: DatasetOverview) -> list[str]:
 
 
 def rater_interactions(*, rater: Rater) -> QuerySet[Interaction]:
-    return Interaction.objects.filter(rater=rater).select_related("item").order_by("-occurred_at")
+    return (
+        Interaction.objects.filter(rater=rater)
+        .select_related("item")
+        .order_by("-occurred_at", "-id")
+    )
 
 
 def rater_ratings_by_item(*, rater: Rater | None) -> dict[int, Interaction]:

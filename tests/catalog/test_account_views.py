@@ -185,3 +185,27 @@ def test_operators_set_the_serving_policy(operator_client):
         },
     )
     assert set(bad.context["form"].errors) == {"diversity", "retrain_every_hours"}
+
+
+def test_my_ratings_pages_through_a_long_history_newest_first(end_user_client, end_user):
+    rater = Rater.objects.create(user=end_user)
+    now = timezone.now()
+    items = Item.objects.bulk_create(
+        Item(external_id=f"i{n}", title=f"Film {n:02d}") for n in range(55)
+    )
+    Interaction.objects.bulk_create(
+        Interaction(
+            rater=rater, item=item, value=4, occurred_at=now - timezone.timedelta(minutes=n)
+        )
+        for n, item in enumerate(items)
+    )
+
+    first = end_user_client.get(reverse("catalog:my-ratings"))
+    second = end_user_client.get(reverse("catalog:my-ratings") + "?page=2")
+
+    assert [i.item.title for i in first.context["interactions"]][:2] == ["Film 00", "Film 01"]
+    assert len(first.context["interactions"]) == 50
+    assert [i.item.title for i in second.context["interactions"]] == [
+        f"Film {n}" for n in range(50, 55)
+    ]
+    assert "Page 1 of 2" in first.content.decode()
