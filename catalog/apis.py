@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -111,9 +111,12 @@ class DataImportListCreateApi(APIView):
     """List imports, or upload a file to import (multipart)."""
 
     permission_classes = [ManageScope]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file upload: the only encoding that carries one
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DataImportInput"  # each view's InputSerializer needs its own component
+
         file = serializers.FileField()
         kind = serializers.ChoiceField(choices=DataImport.Kind.values, default="auto")
         format = serializers.ChoiceField(choices=[c for c, _ in FORMAT_CHOICES], default="auto")
@@ -214,7 +217,10 @@ class ItemCreateApi(APIView):
 
     permission_classes = [ManageScope]
 
-    @extend_schema(request=ItemInputSerializer, responses={201: ItemOutputSerializer})
+    @extend_schema(
+        request=ItemInputSerializer,
+        responses={201: ItemOutputSerializer, 200: ItemOutputSerializer},  # created / updated
+    )
     def post(self, request: Request) -> Response:
         serializer = ItemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -268,7 +274,10 @@ class RaterListCreateApi(APIView):
         raters = Rater.objects.exclude(external_id=None).order_by("id")
         return paginated(request, self, raters, RaterSerializer)
 
-    @extend_schema(request=RaterSerializer, responses={201: RaterSerializer})
+    @extend_schema(
+        request=RaterSerializer,
+        responses={201: RaterSerializer, 200: RaterSerializer},  # created / updated
+    )
     def post(self, request: Request) -> Response:
         serializer = RaterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -342,6 +351,9 @@ class MyRatingApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MyRatingInput"
+
         value = serializers.FloatField()
         event_type = serializers.ChoiceField(
             choices=[Interaction.EventType.RATING, Interaction.EventType.NOT_INTERESTED],

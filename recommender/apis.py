@@ -123,6 +123,9 @@ class TrainingRunListCreateApi(APIView):
     permission_classes = [ManageScope]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TrainingRunInput"  # each view's InputSerializer needs its own component
+
         algorithm = serializers.CharField()
         config = serializers.JSONField(required=False, default=dict)
         signal = serializers.JSONField(required=False, default=dict)
@@ -339,6 +342,9 @@ class SearchListCreateApi(APIView):
     permission_classes = [ManageScope]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SearchInput"
+
         algorithm = serializers.CharField()
         space = serializers.JSONField(required=False, default=dict)
         sampler = serializers.ChoiceField(choices=["random", "tpe"], default="tpe")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -38,6 +40,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: API paths that match no route get the API's JSON error body, pages HTML."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "Not found.", "details": {}}}
+        return JsonResponse(body, status=404)
+    return page_not_found(request, exception)
+
+
 class HealthApi(APIView):
     """Liveness: answers without touching the database (load balancers, benchmarks)."""
 
@@ -53,10 +63,29 @@ class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500
 
+    def get_limit(self, request: Request) -> int | None:
+        self._check_count(request, self.limit_query_param, minimum=1)
+        return super().get_limit(request)
+
+    def get_offset(self, request: Request) -> int:
+        self._check_count(request, self.offset_query_param, minimum=0)
+        return super().get_offset(request)
+
+    @staticmethod
+    def _check_count(request: Request, name: str, minimum: int) -> None:
+        # DRF quietly falls back to the default on a bad value; the schema promises an integer.
+        raw = request.query_params.get(name)
+        if raw is not None and not (raw.isdigit() and int(raw) >= minimum):
+            raise exceptions.ValidationError({name: [f"an integer, at least {minimum}"]})
+
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="Rows per page (default 50, at most 500)."),
-    OpenApiParameter("offset", int, description="Rows to skip."),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1},
+        description="Rows per page (default 50, at most 500).",
+    ),
+    OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Rows to skip."),
 ]
 
 

@@ -244,6 +244,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "recsite.api.exception_handler",
+    # JSON bodies only (the import upload sets its own multipart parser): form encodings cannot
+    # carry the objects and lists these endpoints take, so the schema should not offer them.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["catalog.authentication.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env_str("RECSITE_API_RATE", "6000/min")},
 }
@@ -252,10 +255,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Recommendations, catalog data, imports and training runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request components, so required strings carry minLength 1 and no read-only ids.
+    "COMPONENT_SPLIT_REQUEST": True,
     "OAS_VERSION": "3.1.0",  # nullable fields as JSON Schema types, so tests validate with it
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Documents the common error body and the error statuses of every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "recsite.schema.document_error_responses",
+    ],
 }
 
 # --- Logging --------------------------------------------------------------------------------

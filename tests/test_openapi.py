@@ -1,4 +1,8 @@
-"""The OpenAPI schema matches the running API: every endpoint documented, responses conform."""
+"""The OpenAPI schema matches the running API: every endpoint documented, responses conform.
+
+tests/test_openapi_live.py drives every operation (all methods, error answers included) with
+Schemathesis; the tests here pin down specific promises of the schema.
+"""
 
 from __future__ import annotations
 
@@ -87,3 +91,54 @@ def test_the_docs_page_is_served_locally(client):
 
     assert response.status_code == 200
     assert b"cdn" not in response.content.lower()
+
+
+def test_every_operation_documents_its_error_answers_and_the_api_key(schema):
+    assert schema["components"]["securitySchemes"]["apiKeyAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Api-Key <key>`: a key an operator created, with the scopes the "
+        "endpoint needs (read, feedback, manage).",
+    }
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"401", "429"} <= set(responses), (method, path)
+            assert responses["429"]["content"]["application/json"]["schema"] == error
+            if "{" in path:
+                assert "404" in responses, (method, path)
+    rater = schema["paths"]["/api/v1/raters/{external_id}/"]["patch"]
+    assert {"200", "400", "401", "403", "404", "429"} <= set(rater["responses"])
+
+
+def test_each_input_has_its_own_component_and_json_only_bodies(schema):
+    run_body = schema["paths"]["/api/v1/runs/"]["post"]["requestBody"]["content"]
+    import_body = schema["paths"]["/api/v1/imports/"]["post"]["requestBody"]["content"]
+
+    assert list(run_body) == ["application/json"]
+    assert run_body["application/json"]["schema"]["$ref"].endswith("/TrainingRunInputRequest")
+    assert list(import_body) == ["multipart/form-data"]
+    assert "InputRequest" not in schema["components"]["schemas"]
+
+
+def test_a_path_no_api_route_matches_answers_the_json_error_body(api_client, client):
+    response = api_client.get("/api/v1/items/-1/")
+    page = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "Not found.", "details": {}}
+    }
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("query", [{"limit": "abc"}, {"limit": "0"}, {"offset": "-1"}])
+def test_a_bad_page_parameter_is_a_400_not_the_default_page(operator_api, query):
+    response = operator_api.get("/api/v1/raters/", query)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert list(response.json()["error"]["details"]) == list(query)
