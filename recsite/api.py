@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
@@ -19,6 +19,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Wrap DRF's handler so every error reads ``{"error": {"code", "message", "details"}}``."""
+    if isinstance(exc, Http404):  # DRF answers it as NotFound; name its code the same way
+        exc = exceptions.NotFound(*exc.args)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages

@@ -189,6 +189,7 @@ def test_patching_an_unknown_rater_is_a_404_with_the_error_body(operator_api):
     )
 
     assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
     assert response.json()["error"]["message"] == "No Rater matches the given query."
 
 
