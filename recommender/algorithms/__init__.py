@@ -4,7 +4,8 @@ To add an algorithm, write its module (a config dataclass and a :class:`Recommen
 whose ``name`` is the registry key), import the class here and add one line to
 :data:`ALGORITHMS`. The contract suite in ``tests/recommender/algorithms/test_contract.py``
 picks it up from this dict. Algorithm modules import only ``base`` and ``data``, never this
-package's registry or each other, so each can be imported and tested on its own.
+package's registry, so each can be imported and tested on its own; a model built on another
+(``ease_mix`` on ``ease``) imports that module's public functions rather than copying them.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class EASE(Recommender):
         self.n_users, self.n_items = data.n_users, data.n_items
         matrix = data.matrix(binary=True)
         gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        self.weights = _closed_form(gram, self.config.l2, self.config.dropout).astype(np.float32)
+        self.weights = closed_form(gram, self.config.l2, self.config.dropout).astype(np.float32)
 
     def score(self, batch: UserBatch) -> np.ndarray:
         history = batch.history.astype(np.float32, copy=True)
@@ -92,7 +92,7 @@ class EASE(Recommender):
         return model
 
 
-def _closed_form(gram: np.ndarray, l2: float, dropout: float) -> np.ndarray:
+def closed_form(gram: np.ndarray, l2: float, dropout: float) -> np.ndarray:
     """B = I - P·diag(1/diag(P)), P = (G + Λ)⁻¹, Λ = l2·I + dropout/(1-dropout)·diag(G).
 
     Overwrites ``gram``. Returns float64 (n_items, n_items) with a zero diagonal.

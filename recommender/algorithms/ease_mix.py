@@ -49,6 +49,7 @@ from recommender.algorithms.base import (
     TrainOptions,
     check_range,
 )
+from recommender.algorithms.ease import closed_form
 from recommender.data import Interactions, UserBatch
 
 # Keeps a constant score row (e.g. an empty history) at z = 0 instead of dividing by zero.
@@ -144,7 +145,7 @@ class EASEMix(Recommender):
         matrix = data.matrix(binary=True)
         popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64)
         gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        self.ease_weights = ease_closed_form(gram, config.l2, config.dropout).astype(np.float32)
+        self.ease_weights = closed_form(gram, config.l2, config.dropout).astype(np.float32)
         del gram
         self.neighbour_weights = neighbour_transitions(
             data,
@@ -224,27 +225,6 @@ def _zscore(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float32)
     centred = scores - scores.mean(axis=1, keepdims=True)
     return centred / np.maximum(centred.std(axis=1, keepdims=True), _STD_FLOOR)
-
-
-def ease_closed_form(gram: np.ndarray, l2: float, dropout: float) -> np.ndarray:
-    """EASE weights B = I - P·diag(1/diag(P)), P = (G + Λ)⁻¹, zero diagonal; overwrites ``gram``.
-
-    Λ = l2·I + dropout/(1-dropout)·diag(G). Algorithm modules do not import each other
-    (DESIGN.md, convention 7), so this repeats ``ease.py``'s solver.
-    """
-    diagonal = np.diag_indices_from(gram)
-    gram[diagonal] += l2 + dropout / (1.0 - dropout) * gram[diagonal]
-    # G + Λ is symmetric positive definite, so a Cholesky inverse is stable and fast.
-    factor, info = scipy.linalg.lapack.dpotrf(gram.T, lower=False, overwrite_a=True, clean=False)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (info={info})")
-    precision, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"inverting the Gram matrix failed (info={info})")
-    precision = np.triu(precision) + np.triu(precision, 1).T  # potri fills one triangle
-    weights = -precision / np.diag(precision)
-    weights[diagonal] = 0.0
-    return weights
 
 
 def neighbour_transitions(
