@@ -48,6 +48,8 @@ IGNORE = -100  # F.cross_entropy's default ignore_index: padded targets add noth
 EXCLUDE = ("none", "past", "user")
 #: Users scored per forward pass; bounds the (users × positions × hidden) activations.
 SCORE_BATCH = 256
+#: Largest (users × items) exclusion mask kept dense for a whole fit (bytes, as bool).
+DENSE_MASK_CELLS = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,28 @@ class TieShuffler:
         return [items[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
 
 
+class UserItems:
+    """Which items each user has, as bool rows for the "user" exclusion mask.
+
+    Built once per fit as a dense (users × items) bool tensor on the training device when that
+    is small (ML-100K: 1.6 MB), since densifying sparse rows every batch cost a tenth of an
+    epoch; larger catalogues keep the sparse matrix and densify only each batch's rows.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device) -> None:
+        self.device = device
+        self.sparse = matrix.tocsr()
+        self.dense: torch.Tensor | None = None
+        if matrix.shape[0] * matrix.shape[1] <= DENSE_MASK_CELLS:
+            self.dense = torch.from_numpy(self.sparse.toarray() > 0).to(device)
+
+    def rows(self, users: torch.Tensor) -> torch.Tensor:
+        """bool (len(users), n_items) on the device."""
+        if self.dense is not None:
+            return self.dense[users.to(self.device)]
+        return torch.from_numpy(self.sparse[users.numpy()].toarray() > 0).to(self.device)
+
+
 @contextmanager
 def evaluating(module: nn.Module) -> Iterator[None]:
     """Eval mode and no gradients for the block; the previous mode comes back after it."""
@@ -263,7 +287,9 @@ class SequenceRecommender(Recommender):
         self.n_users, self.n_items = data.n_users, data.n_items
         self.net = net = self.build_net(data.n_items).to(ctx.device)
         orders = TieShuffler(data, cfg.tie_seconds)
-        user_items = data.matrix(binary=True) if cfg.exclude == "user" else None
+        user_items = (
+            UserItems(data.matrix(binary=True), ctx.device) if cfg.exclude == "user" else None
+        )
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         def train_epoch(epoch: int) -> float:
@@ -297,10 +323,12 @@ class SequenceRecommender(Recommender):
         if sequences is None:
             sequences = history_sequences(batch.history)
         out = np.empty((len(batch), self.n_items), dtype=np.float32)
+        # Chunks of users with similar history lengths carry little padding.
+        by_length = np.argsort([min(len(s), self.config.max_len) for s in sequences], kind="stable")
         with evaluating(net):
             for start in range(0, len(batch), SCORE_BATCH):
-                chunk = sequences[start : start + SCORE_BATCH]
-                out[start : start + len(chunk)] = self._score_chunk(net, chunk)
+                users = by_length[start : start + SCORE_BATCH]
+                out[users] = self._score_chunk(net, [sequences[u] for u in users])
         return out
 
     def _score_chunk(self, net: SequenceNet, sequences: Sequence[np.ndarray]) -> np.ndarray:
@@ -374,7 +402,7 @@ def _next_item_loss(net: SequenceNet, batch: _Batch, excluded: torch.Tensor | No
 
 
 def _excluded(
-    batch: _Batch, mode: str, user_items: sp.csr_matrix | None, n_items: int
+    batch: _Batch, mode: str, user_items: UserItems | None, n_items: int
 ) -> torch.Tensor | None:
     """bool (positions, n_items): the user's own items to leave out, never the target itself."""
     if mode == "none":
@@ -382,8 +410,7 @@ def _excluded(
     rows, cols = batch.real.nonzero(as_tuple=True)
     if mode == "user":
         assert user_items is not None
-        members = torch.from_numpy(user_items[batch.users.numpy()].toarray() > 0)
-        excluded = members.to(batch.tokens.device)[rows]
+        excluded = user_items.rows(batch.users)[rows]
     else:
         excluded = _first_positions(batch.tokens, n_items)[rows] <= cols[:, None].to(torch.int32)
     targets = batch.targets[batch.real]

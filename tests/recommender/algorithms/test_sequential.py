@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 
 from recommender.algorithms import sequential
@@ -104,6 +105,25 @@ def test_softmax_exclusions_never_drop_the_target(mode, expected):
     windows = training_windows([np.array([0, 1, 2])], max_len=10)
     batch = sequential._Batch.take(windows, torch.tensor([0]), torch.device("cpu"))
 
-    excluded = sequential._excluded(batch, mode, data.matrix(), n_items=4)
+    user_items = sequential.UserItems(data.matrix(), torch.device("cpu"))
+
+    excluded = sequential._excluded(batch, mode, user_items, n_items=4)
 
     assert excluded.tolist() == expected
+    # the mask kept for the whole fit is not changed by leaving the targets in
+    assert user_items.rows(torch.tensor([0])).tolist() == [[True] * 4]
+
+
+@pytest.mark.parametrize("dense_cells", [0, 10**6])
+def test_user_items_rows_match_the_matrix_dense_or_sparse(monkeypatch, dense_cells):
+    monkeypatch.setattr(sequential, "DENSE_MASK_CELLS", dense_cells)
+    matrix = sp.csr_matrix(np.array([[1, 0, 0], [0, 2, 1], [0, 0, 0]], dtype=np.float32))
+
+    user_items = sequential.UserItems(matrix, torch.device("cpu"))
+
+    assert (user_items.dense is not None) == bool(dense_cells)
+    assert user_items.rows(torch.tensor([2, 1, 1])).tolist() == [
+        [False, False, False],
+        [False, True, True],
+        [False, True, True],
+    ]
