@@ -58,7 +58,7 @@ class SequenceConfig(AlgorithmConfig):
 
     # Longest history the model reads, in interactions; 20-500. Training splits longer
     # sequences into windows of this length; scoring reads the latest max_len interactions.
-    max_len: int = 200
+    max_len: int = 50
     # Width of the item embeddings (and of the hidden state that is scored against them).
     hidden: int = 64
     # Dropout on embeddings and hidden layers while training; 0-0.7.
