@@ -138,7 +138,7 @@ def similar_by_content(item: Item, n: int) -> ColdList | None:
 
 def _unknown_items(active: TrainingRun) -> list[int]:
     """Items the active run's model has no index for (added or first rated after training)."""
-    key = f"recsite:new-items:{active.pk}:{Item.objects.count()}"
+    key = f"recsite:new-items:{active.pk}"  # new items show up within _NEW_ITEMS_SECONDS
     found = cache.get(key)
     if found is None:
         known = serving.loaded_model(active).items

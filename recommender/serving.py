@@ -164,6 +164,9 @@ class Filters:
 
 
 PRECOMPUTED_N = 50
+#: What a served list reads of each item (titles, ids and genres for filters and diversity);
+#: descriptions and free attributes are left in the database on the hot path.
+LIST_FIELDS = ("id", "external_id", "title", "genres")
 #: What raters like this one chose: the attribute model's list for a new rater with attributes,
 #: or, with no model active, what raters who liked the same items liked. Served under the
 #: public strategy "popularity"; the reasons and the explanation tell them apart.
@@ -211,7 +214,7 @@ def recommend_for_rater(
         pairs, new_items = cold_start.with_new_items(_popular_last(pairs), rater, run, rated)
         if new_items:
             explanation += " New items the model has not seen are placed by their content."
-    items = Item.objects.in_bulk([pk for pk, _ in pairs])
+    items = Item.objects.only(*LIST_FIELDS).in_bulk([pk for pk, _ in pairs])
     kept = [(items[pk], score) for pk, score in pairs if pk in items and filters.keeps(items[pk])]
     if diversity > 0:
         kept = _diversify(kept, wanted, diversity)
@@ -430,7 +433,7 @@ def _because(run: TrainingRun, liked: list[int], targets: list[int]) -> dict[int
             np.array([position[pk] for pk in targets], dtype=np.int64),
         )
         drivers = [[keys[i] for i in idx.tolist()] for idx in found]
-    titles = Item.objects.in_bulk({d for names in drivers for d in names})
+    titles = Item.objects.only(*LIST_FIELDS).in_bulk({d for names in drivers for d in names})
     return {
         pk: explain.because_text([titles[d].display_title for d in names if d in titles])
         for pk, names in zip(targets, drivers, strict=True)

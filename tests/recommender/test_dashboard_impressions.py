@@ -31,14 +31,16 @@ def served_list(items: list[Item], run_id: int | None = None) -> RecommendationL
     )
 
 
-def test_a_served_list_is_one_row_written_with_one_query():
+def test_a_served_list_is_one_row_written_with_one_insert():
     items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(5)]
     rater = Rater.objects.create(external_id="ann")
 
     with CaptureQueriesContext(connection) as queries:
         impression = impression_record(rater=rater, result=served_list(items), surface="api")
 
-    assert len(queries) == 1
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(writes) == 1
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert impression is not None
     assert impression.item_ids == [item.pk for item in items]
     assert (impression.surface, impression.strategy, impression.run_id) == (
