@@ -81,6 +81,8 @@ def rater_attributes_frame() -> pd.DataFrame | None:
 def attributes_table(records: dict[str, dict]) -> pd.DataFrame:
     """Attribute dicts keyed by rater key → one column per attribute, numbers as numbers."""
     frame = pd.DataFrame.from_dict(records, orient="index")
+    # Only scalars describe a rater (a nested list or object from the API is no category).
+    frame = frame.map(lambda v: v if isinstance(v, str | int | float | bool) else None)
     # Numbers imported as text (e.g. "24") stay comparable: convert columns that are all numeric.
     for column in frame.columns:
         numeric = pd.to_numeric(frame[column], errors="coerce")

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Interaction, Item, Rater
+from catalog.selectors import rater_attributes_frame
 from recommender import cold_start, inspection, services, serving
 from recommender.algorithms import ALGORITHMS
 from tests.recommender.helpers import launch
@@ -137,3 +138,18 @@ def test_similar_items_of_a_new_item_come_from_the_content_model(two_topic_catal
     assert similar.strategy == "content"
     assert all(rec.item.title.startswith("Space robots") for rec in similar.items)
     assert similar.items[0].reason == f"Similar title and genres ({content.algorithm})"
+
+
+def test_rater_attributes_keep_scalars_and_read_numbers_as_numbers(db):  # noqa: ARG001
+    Rater.objects.create(external_id="a", attributes={"age": "31", "tags": ["x", "y"]})
+    Rater.objects.create(external_id="b", attributes={"age": 40, "gender": "F", "tags": {"k": 1}})
+    Rater.objects.create(external_id="c")
+
+    frame = rater_attributes_frame()
+
+    assert sorted(frame.index) == sorted(
+        str(pk) for pk in Rater.objects.exclude(external_id="c").values_list("pk", flat=True)
+    )
+    assert frame["age"].tolist() == [31, 40]
+    assert frame["tags"].isna().all()
+    assert frame["gender"].tolist()[1] == "F"
