@@ -37,7 +37,7 @@ def item_rate(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=item_id)
     rater = services.rater_for_user(user=request.user)
     if "remove" in request.POST:
-        Interaction.objects.filter(rater=rater, item=item).delete()
+        services.my_rating_remove(rater=rater, item_id=item.pk)
     elif "not_interested" in request.POST:
         services.my_rating_set(
             rater=rater, item=item, value=1.0, event_type=Interaction.EventType.NOT_INTERESTED

@@ -225,9 +225,7 @@ class ItemCreateApi(APIView):
         serializer = ItemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        item, created = Item.objects.update_or_create(
-            external_id=data.pop("external_id"), defaults=data
-        )
+        item, created = services.item_upsert(**data)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(ItemOutputSerializer(item).data, status=code)
 
@@ -242,14 +240,12 @@ class ItemManageApi(APIView):
         item = get_object_or_404(Item, pk=item_id)
         serializer = ItemInputSerializer(item, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        for field, value in serializer.validated_data.items():
-            setattr(item, field, value)
-        item.save()
+        item = services.item_update(item=item, **serializer.validated_data)
         return Response(ItemOutputSerializer(item).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:
-        get_object_or_404(Item, pk=item_id).delete()
+        services.item_delete(item=get_object_or_404(Item, pk=item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -379,5 +375,5 @@ class MyRatingApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:
         rater = services.rater_for_user(user=request.user)
-        Interaction.objects.filter(rater=rater, item_id=item_id).delete()
+        services.my_rating_remove(rater=rater, item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -20,7 +20,7 @@ from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog import importers, staging
+from catalog import freshness, importers, staging
 from catalog.models import DataImport, Interaction, Item, Rater
 
 logger = logging.getLogger(__name__)
@@ -417,6 +417,8 @@ def _finish(
     for key, value in (counts or {}).items():
         setattr(data_import, key, value)
     data_import.save()
+    if status == DataImport.Status.SUCCEEDED and not data_import.dry_run:
+        freshness.mark_all_changed()  # new items, raters and interactions for every list
     logger.info("import %s finished: %s %s", data_import.pk, status, message)
 
 
@@ -454,6 +456,7 @@ def interaction_record(
         event_type=event_type,
         defaults={"value": value, "source": source, "occurred_at": occurred_at or timezone.now()},
     )
+    freshness.mark_rater_changed(rater.pk)
     return interaction
 
 
@@ -471,6 +474,12 @@ def my_rating_set(
             rater=rater, item=item, event_type__in=WIDGET_EVENT_TYPES
         ).exclude(pk=interaction.pk).delete()
     return interaction
+
+
+def my_rating_remove(*, rater: Rater, item_id: int) -> None:
+    """Remove the rater's every interaction with the item (the widget's "remove")."""
+    Interaction.objects.filter(rater=rater, item_id=item_id).delete()
+    freshness.mark_rater_changed(rater.pk)
 
 
 def wait_for_import(import_id: int, timeout: float = 600.0, poll: float = 0.2) -> DataImport:
@@ -549,6 +558,30 @@ def _check_event(event: dict[str, Any], items: dict[str, Item], index: int) -> N
             )
 
 
+# --- Items -------------------------------------------------------------------------------------
+
+
+def item_upsert(*, external_id: str, **fields: Any) -> tuple[Item, bool]:
+    """Create an item or update the one with this external id; returns (item, created)."""
+    item, created = Item.objects.update_or_create(external_id=external_id, defaults=fields)
+    freshness.mark_all_changed()
+    return item, created
+
+
+def item_update(*, item: Item, **fields: Any) -> Item:
+    for field, value in fields.items():
+        setattr(item, field, value)
+    item.save()
+    freshness.mark_all_changed()
+    return item
+
+
+def item_delete(*, item: Item) -> None:
+    """Delete an item with its interactions; every cached list that showed it is retired."""
+    item.delete()
+    freshness.mark_all_changed()
+
+
 # --- Raters ------------------------------------------------------------------------------------
 
 
@@ -572,6 +605,7 @@ def rater_update(
     try:
         with transaction.atomic():
             rater.save(update_fields=["external_id", "attributes"])
+            freshness.mark_rater_changed(rater.pk)
     except IntegrityError as exc:  # another request took the id between the check and the save
         raise ValidationError({"external_id": [f"{external_id!r} names another rater"]}) from exc
     return rater
@@ -588,6 +622,7 @@ def rater_erase(*, rater: Rater, delete_account: bool = True) -> None:
     """
     user = rater.user
     with transaction.atomic():
+        freshness.mark_rater_changed(rater.pk)
         rater.delete()  # cascades to interactions and recommendation snapshots
         if delete_account and user is not None:
             user.delete()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from catalog.permissions import operator_required
+from recommender import serving
 from recommender.algorithms import ALGORITHMS
 from recommender.models import ServingPolicy, TrainingRun
 
@@ -49,7 +49,7 @@ def serving_policy(request: HttpRequest) -> HttpResponse:
     form = ServingPolicyForm(request.POST or None, instance=policy)
     if request.method == "POST" and form.is_valid():
         form.save()
-        cache.delete("recsite:serving-diversity")
+        serving.policy_changed()
         messages.success(request, "Policy saved.")
         return redirect("recommender:serving-policy")
     automatic = TrainingRun.objects.exclude(trigger="manual").order_by("-created_at")[:10]

@@ -27,8 +27,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q
 
+from catalog import freshness
 from catalog.models import Interaction, Item, Rater
-from recommender import explain
+from recommender import explain, list_cache
 from recommender.artifacts import LoadedModel, load_artifact
 from recommender.data import UserBatch
 from recommender.models import RecommendationSnapshot, TrainingRun
@@ -192,10 +193,58 @@ def recommend_for_rater(
     Uses ``run`` (default: the active run): the precomputed list while it is fresh, otherwise
     scores now with the rater's current interactions folded in; popular items when there is no
     model or no history. ``diversity`` (default: the serving policy's) re-ranks with MMR over
-    genres; ``filters`` drop items and genres; ``offset`` pages through the list.
+    genres; ``filters`` drop items and genres; ``offset`` pages through the list. Lists of the
+    active run come from ``list_cache`` while the rater's and the shared data are unchanged.
     """
-    run = run or active_run()
     filters = filters or Filters()
+    if run is not None or not list_cache.enabled():
+        return _compute_list(rater, n, offset, run or active_run(), filters, diversity)
+    found = list_cache.lookup(rater.pk, (n, offset, diversity, *_filter_key(filters)))
+    if found.payload is not None:
+        return _from_payload(found.payload)
+    result = _compute_list(rater, n, offset, active_run(), filters, diversity)
+    list_cache.store(found, _to_payload(result))
+    return result
+
+
+def _filter_key(filters: Filters) -> tuple[tuple[object, ...], ...]:
+    return tuple(
+        tuple(sorted(values))
+        for values in (filters.exclude_items, filters.include_genres, filters.exclude_genres)
+    )
+
+
+def _to_payload(result: RecommendationList) -> tuple[object, ...]:
+    """The list as plain values (what the cache keeps): no model instances are pickled."""
+    rows = [
+        (r.item.pk, r.item.external_id, r.item.title, r.item.genres, r.score, r.reason)
+        for r in result.items
+    ]
+    return (result.strategy, result.explanation, result.run_id, rows)
+
+
+def _from_payload(payload: tuple[object, ...]) -> RecommendationList:
+    strategy, explanation, run_id, rows = payload
+    items = [
+        Recommendation(
+            # As ``.only(*LIST_FIELDS)`` loads it: other fields load on first access.
+            Item.from_db("default", LIST_FIELDS, (pk, external_id, title, genres)),
+            score,
+            reason,
+        )
+        for pk, external_id, title, genres, score, reason in rows  # type: ignore[attr-defined]
+    ]
+    return RecommendationList(items, str(strategy), str(explanation), run_id)  # type: ignore[arg-type]
+
+
+def _compute_list(
+    rater: Rater,
+    n: int,
+    offset: int,
+    run: TrainingRun | None,
+    filters: Filters,
+    diversity: float | None,
+) -> RecommendationList:
     diversity = _policy_diversity() if diversity is None else diversity
     wanted = offset + n
     pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
@@ -236,14 +285,23 @@ def recommend_for_rater(
     )
 
 
+def policy_changed() -> None:
+    """The operator saved the serving policy: lists follow it from the next request."""
+    cache.delete(_DIVERSITY_KEY)
+    freshness.mark_all_changed()
+
+
+_DIVERSITY_KEY = "recsite:serving-diversity"
+
+
 def _policy_diversity() -> float:
     """The operator's diversity setting, cached for a few seconds: it is read on every request."""
     from recommender.models import ServingPolicy
 
-    value = cache.get("recsite:serving-diversity")
+    value = cache.get(_DIVERSITY_KEY)
     if value is None:
         value = ServingPolicy.current().diversity
-        cache.set("recsite:serving-diversity", value, timeout=5)
+        cache.set(_DIVERSITY_KEY, value, timeout=5)
     return float(value)
 
 

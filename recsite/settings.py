@@ -178,6 +178,15 @@ RECSITE_DEVICE = env_str("RECSITE_DEVICE", "cpu")
 RECSITE_TORCH_THREADS = env_int("RECSITE_TORCH_THREADS", 0)  # 0: one per core
 RECSITE_HEARTBEAT_SECONDS = env_float("RECSITE_HEARTBEAT_SECONDS", 30.0)
 
+# --- Serving --------------------------------------------------------------------------------
+# A served list is reused while the rater's and the shared data are unchanged, at most this
+# long (0: never reused); see recommender/list_cache.py.
+RECSITE_LIST_CACHE_SECONDS = env_int("RECSITE_LIST_CACHE_SECONDS", 600)
+# Impressions (served lists) are written in batches: when this many are waiting or the oldest
+# has waited this long (1 / 0: each one at once); see recommender/services/impressions.py.
+RECSITE_IMPRESSION_BATCH = env_int("RECSITE_IMPRESSION_BATCH", 100)
+RECSITE_IMPRESSION_FLUSH_SECONDS = env_float("RECSITE_IMPRESSION_FLUSH_SECONDS", 2.0)
+
 # --- Celery ---------------------------------------------------------------------------------
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

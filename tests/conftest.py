@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import Interaction, Item, Rater
 from catalog.permissions import operators_group
+from recommender.services.impressions import impressions_discard
 from recsite.celery import app as celery_app
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -33,6 +34,14 @@ def cache_dir(settings, tmp_path: Path) -> Path:
         }
     }
     return location
+
+
+@pytest.fixture(autouse=True)
+def impressions_at_once(settings) -> Iterator[None]:
+    """Each served list is written when served (production batches them; see its tests)."""
+    settings.RECSITE_IMPRESSION_BATCH = 1
+    yield
+    impressions_discard()  # a test that batched leaves nothing for the next one
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from catalog import freshness
 from recommender.models import ModelActivation, RecommendationSnapshot, TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def training_run_activate(
         from recommender.tasks import recommendations_precompute_task
 
         recommendations_precompute_task.delay_on_commit(run.pk)
+        freshness.mark_all_changed()
     run.is_active = True
     return run
 
@@ -67,5 +69,6 @@ def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
     with transaction.atomic():
         RecommendationSnapshot.objects.filter(run_id=run_id).delete()
         RecommendationSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+        freshness.mark_all_changed()
     logger.info("run %s: precomputed %s raters' top-%s", run_id, len(snapshots), n)
     return len(snapshots)

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.utils import timezone
 
+from catalog import freshness
 from catalog.selectors import item_content_frame, rater_attributes_frame, ratings_frame
 from recommender.algorithms import UnknownAlgorithm
 from recommender.algorithms.base import ConfigError, TrainOptions
@@ -266,6 +267,8 @@ def _finish(run: TrainingRun, status: str, error: str = "") -> None:
     if status == TrainingRun.Status.SUCCEEDED:
         run.epochs_done = run.epochs_total = max(run.epochs_done, 1)
     run.save()
+    if status == TrainingRun.Status.SUCCEEDED:
+        freshness.mark_all_changed()  # new-item and new-rater lists use the latest content runs
     logger.info("run %s finished: %s %s", run.pk, status, error)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +13,7 @@ from rest_framework.test import APIClient
 from catalog import services as catalog_services
 from catalog.models import Item, Rater
 from recommender.models import RecommendationImpression
-from recommender.services.impressions import impression_record
+from recommender.services.impressions import impression_record, impressions_flush
 from recommender.serving import Recommendation, RecommendationList
 
 pytestmark = pytest.mark.django_db
@@ -31,29 +33,63 @@ def served_list(items: list[Item], run_id: int | None = None) -> RecommendationL
     )
 
 
-def test_a_served_list_is_one_row_written_with_one_insert():
+def test_served_lists_wait_for_a_batch_then_go_in_with_one_insert(settings):
+    settings.RECSITE_IMPRESSION_BATCH = 3
+    settings.RECSITE_IMPRESSION_FLUSH_SECONDS = 3600
     items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(5)]
-    rater = Rater.objects.create(external_id="ann")
+    raters = [Rater.objects.create(external_id=name) for name in ("ann", "bob", "cy")]
 
+    for rater in raters[:2]:
+        impression_record(rater=rater, result=served_list(items), surface="api")
+    assert not RecommendationImpression.objects.exists()  # waiting for the batch
     with CaptureQueriesContext(connection) as queries:
-        impression = impression_record(rater=rater, result=served_list(items), surface="api")
+        impression_record(rater=raters[2], result=served_list(items[:2]), surface="page")
 
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
     assert len(writes) == 1
-    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]
-    assert impression is not None
-    assert impression.item_ids == [item.pk for item in items]
-    assert (impression.surface, impression.strategy, impression.run_id) == (
-        "api",
-        "popularity",
-        None,
-    )
+    stored = RecommendationImpression.objects.order_by("pk")
+    assert [i.rater.external_id for i in stored] == ["ann", "bob", "cy"]
+    assert stored[2].item_ids == [item.pk for item in items[:2]]
+    assert (stored[0].surface, stored[0].strategy, stored[0].run_id) == ("api", "popularity", None)
+
+
+def test_a_flush_skips_lists_of_raters_erased_while_they_waited(settings):
+    settings.RECSITE_IMPRESSION_BATCH = 10
+    settings.RECSITE_IMPRESSION_FLUSH_SECONDS = 3600
+    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
+    ann, bob = Rater.objects.create(external_id="ann"), Rater.objects.create(external_id="bob")
+    impression_record(rater=ann, result=served_list(items), surface="page")
+    impression_record(rater=bob, result=served_list(items), surface="page")
+
+    catalog_services.rater_erase(rater=ann)
+
+    assert impressions_flush() == 1
+    assert list(RecommendationImpression.objects.values_list("rater__external_id", flat=True)) == [
+        "bob"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_list_is_written_by_the_timer_when_no_request_follows(settings):
+    settings.RECSITE_IMPRESSION_BATCH = 100
+    settings.RECSITE_IMPRESSION_FLUSH_SECONDS = 0.05
+    items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
+    ann = Rater.objects.create(external_id="ann")
+
+    impression_record(rater=ann, result=served_list(items), surface="page")
+
+    deadline = time.monotonic() + 10  # generous: the timer fires after 50 ms
+    while not RecommendationImpression.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert RecommendationImpression.objects.get().rater == ann
 
 
 def test_an_empty_list_records_nothing():
     rater = Rater.objects.create(external_id="ann")
 
-    assert impression_record(rater=rater, result=served_list([]), surface="page") is None
+    impression_record(rater=rater, result=served_list([]), surface="page")
+
+    assert impressions_flush() == 0
     assert not RecommendationImpression.objects.exists()
 
 

@@ -195,8 +195,9 @@ def test_a_new_rater_with_attributes_gets_what_raters_like_them_chose(two_topic_
 
 @pytest.mark.parametrize("algorithm", ["bpr", "sasrec"])
 def test_reasons_cost_the_same_queries_for_a_short_or_a_long_list(
-    algorithm, tastes, django_capture_on_commit_callbacks
+    algorithm, tastes, django_capture_on_commit_callbacks, settings
 ):
+    settings.RECSITE_LIST_CACHE_SECONDS = 0  # count the queries of computing the list
     alpha, beta, switcher = tastes
     activate(
         algorithm, django_capture_on_commit_callbacks, config=ALGORITHMS[algorithm].contract_config

@@ -1,0 +1,52 @@
+"""Served lists cached per rater and request, valid while the data they came from is unchanged.
+
+Scoring a list is a handful of queries and some arithmetic; serving the same list again is one
+cache round trip. An entry records the stamps of ``catalog.freshness`` it was computed under
+and is used only while both still hold, so a rater's new rating, an import, an item edit, an
+activation or a policy change retires it at once. ``RECSITE_LIST_CACHE_SECONDS`` bounds what
+the stamps do not track (other raters' ratings moving the popularity fallback); 0 turns the
+cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from catalog import freshness
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a lookup found: the stamps to store a recomputed list under, and the list if any."""
+
+    key: str
+    stamps: tuple[str, str]
+    payload: Any | None
+
+
+def enabled() -> bool:
+    return settings.RECSITE_LIST_CACHE_SECONDS > 0
+
+
+def lookup(rater_pk: int, request: tuple[Hashable, ...]) -> Lookup:
+    """The cached payload for ``request`` (n, offset, filters, ...) of a rater, if still valid;
+    one cache round trip reads it with both stamps."""
+    digest = hashlib.blake2b(repr(request).encode(), digest_size=12).hexdigest()
+    key = f"recsite:list:{int(rater_pk)}:{digest}"
+    shared, mine, found = freshness.current_stamps(rater_pk, key)
+    entry = found.get(key)
+    if isinstance(entry, tuple) and len(entry) == 3 and entry[:2] == (shared, mine):
+        return Lookup(key, (shared, mine), entry[2])
+    return Lookup(key, (shared, mine), None)
+
+
+def store(found: Lookup, payload: Any) -> None:
+    """Keep ``payload`` under the stamps read *before* it was computed: if the data changed
+    meanwhile, the stamps moved on and the entry is never used."""
+    cache.set(found.key, (*found.stamps, payload), settings.RECSITE_LIST_CACHE_SECONDS)
