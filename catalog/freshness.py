@@ -15,6 +15,7 @@ first new stamp with the old rows meanwhile and cached that stale list under it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.core.cache import cache
@@ -25,13 +26,17 @@ SHARED_KEY = "recsite:stamp:shared"
 STAMP_TIMEOUT = None
 
 
-def rater_key(rater_pk: int) -> str:
-    return f"recsite:stamp:rater:{int(rater_pk)}"
+def rater_key(external_id: str) -> str:
+    # By external id, the name requests use: a cached list is found without a database query.
+    # Renaming or erasing a rater renews the stamp, so an old name's lists are never served.
+    return (
+        f"recsite:stamp:rater:{hashlib.blake2b(external_id.encode(), digest_size=12).hexdigest()}"
+    )
 
 
-def mark_rater_changed(rater_pk: int) -> None:
-    """The rater's interactions or attributes changed."""
-    _renew(rater_key(rater_pk))
+def mark_rater_changed(external_id: str) -> None:
+    """The rater's interactions, attributes or name changed, or the rater was erased."""
+    _renew(rater_key(external_id))
 
 
 def mark_all_changed() -> None:
@@ -45,10 +50,10 @@ def _renew(key: str) -> None:
         transaction.on_commit(lambda: cache.set(key, _token(), STAMP_TIMEOUT))
 
 
-def current_stamps(rater_pk: int, *extra_keys: str) -> tuple[str, str, dict[str, object]]:
+def current_stamps(external_id: str, *extra_keys: str) -> tuple[str, str, dict[str, object]]:
     """The shared and rater stamps (new ones where missing), plus ``extra_keys`` read in the
     same cache round trip."""
-    key = rater_key(rater_pk)
+    key = rater_key(external_id)
     found = cache.get_many([SHARED_KEY, key, *extra_keys])
     shared = found.get(SHARED_KEY) or _start(SHARED_KEY)
     mine = found.get(key) or _start(key)

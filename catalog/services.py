@@ -456,7 +456,7 @@ def interaction_record(
         event_type=event_type,
         defaults={"value": value, "source": source, "occurred_at": occurred_at or timezone.now()},
     )
-    freshness.mark_rater_changed(rater.pk)
+    freshness.mark_rater_changed(rater.external_id)
     return interaction
 
 
@@ -479,7 +479,7 @@ def my_rating_set(
 def my_rating_remove(*, rater: Rater, item_id: int) -> None:
     """Remove the rater's every interaction with the item (the widget's "remove")."""
     Interaction.objects.filter(rater=rater, item_id=item_id).delete()
-    freshness.mark_rater_changed(rater.pk)
+    freshness.mark_rater_changed(rater.external_id)
 
 
 def wait_for_import(import_id: int, timeout: float = 600.0, poll: float = 0.2) -> DataImport:
@@ -593,6 +593,7 @@ def rater_update(
     Raises Django's ValidationError keyed by field when the new external id is blank or names
     another rater; the API's exception handler turns it into the usual error body.
     """
+    old_name = rater.external_id
     if external_id is not None:
         external_id = external_id.strip()
         if not external_id:
@@ -605,7 +606,8 @@ def rater_update(
     try:
         with transaction.atomic():
             rater.save(update_fields=["external_id", "attributes"])
-            freshness.mark_rater_changed(rater.pk)
+            freshness.mark_rater_changed(old_name)
+            freshness.mark_rater_changed(rater.external_id)
     except IntegrityError as exc:  # another request took the id between the check and the save
         raise ValidationError({"external_id": [f"{external_id!r} names another rater"]}) from exc
     return rater
@@ -622,7 +624,7 @@ def rater_erase(*, rater: Rater, delete_account: bool = True) -> None:
     """
     user = rater.user
     with transaction.atomic():
-        freshness.mark_rater_changed(rater.pk)
+        freshness.mark_rater_changed(rater.external_id)
         rater.delete()  # cascades to interactions and recommendation snapshots
         if delete_account and user is not None:
             user.delete()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,7 +17,7 @@ from recommender.inspection import similar_items
 from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
 from recommender.services.impressions import impression_record
-from recommender.serving import Filters, recommend_for_rater
+from recommender.serving import Filters, recommend_for_external_id
 from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
 
 
@@ -231,23 +232,38 @@ class RaterRecommendationsApi(APIView):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        rater = get_object_or_404(Rater, external_id=external_id)
         excluded = Item.objects.filter(external_id__in=_csv_set(data["exclude_items"]))
         filters = Filters(
             exclude_items=frozenset(excluded.values_list("pk", flat=True)),
             include_genres=_csv_set(data["include_categories"]),
             exclude_genres=_csv_set(data["exclude_categories"]),
         )
-        result = recommend_for_rater(rater, n=data["k"], offset=data["offset"], filters=filters)
-        impression_record(rater=rater, result=result, surface="api")
+        try:
+            rater_pk, result = recommend_for_external_id(
+                external_id, n=data["k"], offset=data["offset"], filters=filters
+            )
+        except Rater.DoesNotExist as exc:
+            raise Http404("No Rater matches the given query.") from exc
+        impression_record(rater_id=rater_pk, result=result, surface="api")
         return Response(
             {
-                "rater": rater.external_id,
+                "rater": external_id,
                 "run_id": result.run_id,
                 "strategy": result.strategy,
                 "explanation": result.explanation,
                 "offset": data["offset"],
-                "results": RecommendationOutputSerializer(result.items, many=True).data,
+                # The fields of RecommendationOutputSerializer, built directly: the list is on
+                # every request's path and a serializer costs more than serving a cached list.
+                "results": [
+                    {
+                        "item_id": r.item.pk,
+                        "external_id": r.item.external_id,
+                        "title": r.item.display_title,
+                        "score": r.score,
+                        "reason": r.reason,
+                    }
+                    for r in result.items
+                ],
             }
         )
 

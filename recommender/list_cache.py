@@ -23,30 +23,33 @@ from catalog import freshness
 
 @dataclass(frozen=True)
 class Lookup:
-    """What a lookup found: the stamps to store a recomputed list under, and the list if any."""
+    """What a lookup found: the stamps to store a recomputed list under, and the list (with
+    its rater's primary key) if one is still valid."""
 
     key: str
     stamps: tuple[str, str]
-    payload: Any | None
+    rater_pk: int | None = None
+    payload: Any | None = None
 
 
 def enabled() -> bool:
     return settings.RECSITE_LIST_CACHE_SECONDS > 0
 
 
-def lookup(rater_pk: int, request: tuple[Hashable, ...]) -> Lookup:
-    """The cached payload for ``request`` (n, offset, filters, ...) of a rater, if still valid;
-    one cache round trip reads it with both stamps."""
-    digest = hashlib.blake2b(repr(request).encode(), digest_size=12).hexdigest()
-    key = f"recsite:list:{int(rater_pk)}:{digest}"
-    shared, mine, found = freshness.current_stamps(rater_pk, key)
+def lookup(external_id: str, request: tuple[Hashable, ...]) -> Lookup:
+    """The cached payload for ``request`` (n, offset, filters, ...) of the rater named
+    ``external_id``, if still valid; one cache round trip reads it with both stamps."""
+    digest = hashlib.blake2b(repr((external_id, request)).encode(), digest_size=16).hexdigest()
+    key = f"recsite:list:{digest}"
+    shared, mine, found = freshness.current_stamps(external_id, key)
     entry = found.get(key)
-    if isinstance(entry, tuple) and len(entry) == 3 and entry[:2] == (shared, mine):
-        return Lookup(key, (shared, mine), entry[2])
-    return Lookup(key, (shared, mine), None)
+    if isinstance(entry, tuple) and len(entry) == 4 and entry[:2] == (shared, mine):
+        return Lookup(key, (shared, mine), entry[2], entry[3])
+    return Lookup(key, (shared, mine))
 
 
-def store(found: Lookup, payload: Any) -> None:
+def store(found: Lookup, rater_pk: int, payload: Any) -> None:
     """Keep ``payload`` under the stamps read *before* it was computed: if the data changed
     meanwhile, the stamps moved on and the entry is never used."""
-    cache.set(found.key, (*found.stamps, payload), settings.RECSITE_LIST_CACHE_SECONDS)
+    entry = (*found.stamps, rater_pk, payload)
+    cache.set(found.key, entry, settings.RECSITE_LIST_CACHE_SECONDS)

@@ -199,19 +199,33 @@ def recommend_for_rater(
     filters = filters or Filters()
     if run is not None or not list_cache.enabled():
         return _compute_list(rater, n, offset, run or active_run(), filters, diversity)
-    found = list_cache.lookup(rater.pk, (n, offset, diversity, *_filter_key(filters)))
+    found = list_cache.lookup(rater.external_id, _request_key(n, offset, filters, diversity))
     if found.payload is not None:
         return _from_payload(found.payload)
     result = _compute_list(rater, n, offset, active_run(), filters, diversity)
-    list_cache.store(found, _to_payload(result))
+    list_cache.store(found, rater.pk, _to_payload(result))
     return result
 
 
-def _filter_key(filters: Filters) -> tuple[tuple[object, ...], ...]:
-    return tuple(
-        tuple(sorted(values))
-        for values in (filters.exclude_items, filters.include_genres, filters.exclude_genres)
-    )
+def recommend_for_external_id(
+    external_id: str, n: int = 10, *, offset: int = 0, filters: Filters | None = None
+) -> tuple[int, RecommendationList]:
+    """``recommend_for_rater`` for the rater named ``external_id``, as (rater pk, list): a
+    cached list is served without reading the rater's row. Raises ``Rater.DoesNotExist``."""
+    filters = filters or Filters()
+    if list_cache.enabled():
+        found = list_cache.lookup(external_id, _request_key(n, offset, filters, None))
+        if found.payload is not None and found.rater_pk is not None:
+            return found.rater_pk, _from_payload(found.payload)
+    rater = Rater.objects.get(external_id=external_id)
+    return rater.pk, recommend_for_rater(rater, n, offset=offset, filters=filters)
+
+
+def _request_key(
+    n: int, offset: int, filters: Filters, diversity: float | None
+) -> tuple[object, ...]:
+    choices = (filters.exclude_items, filters.include_genres, filters.exclude_genres)
+    return (n, offset, diversity, *(tuple(sorted(values)) for values in choices))
 
 
 def _to_payload(result: RecommendationList) -> tuple[object, ...]:

@@ -19,7 +19,7 @@ def for_you(request: HttpRequest) -> HttpResponse:
     if not mine:
         return redirect("recommender:onboarding")
     result = recommend_for_rater(rater, n=20)
-    impression_record(rater=rater, result=result, surface="page")
+    impression_record(rater_id=rater.pk, result=result, surface="page")
     return render(request, "recommender/for_you.html", {"result": result, "my": mine})
 
 

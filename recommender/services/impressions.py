@@ -32,15 +32,16 @@ _oldest: float | None = None  # monotonic time the oldest pending row was served
 _timer: threading.Timer | None = None
 
 
-def impression_record(*, rater: Rater, result: RecommendationList, surface: str) -> None:
-    """Note that ``result`` was served to ``rater`` on ``surface`` (nothing for an empty list).
+def impression_record(*, rater_id: int, result: RecommendationList, surface: str) -> None:
+    """Note that ``result`` was served to rater ``rater_id`` on ``surface`` (nothing for an
+    empty list).
 
     Called by the "for you" page and the recommendations API right after they serve it.
     """
     if not result.items:
         return
     row = RecommendationImpression(
-        rater_id=rater.pk,
+        rater_id=rater_id,
         run_id=result.run_id,
         item_ids=[recommendation.item.pk for recommendation in result.items],
         strategy=result.strategy,

@@ -40,10 +40,10 @@ def test_served_lists_wait_for_a_batch_then_go_in_with_one_insert(settings):
     raters = [Rater.objects.create(external_id=name) for name in ("ann", "bob", "cy")]
 
     for rater in raters[:2]:
-        impression_record(rater=rater, result=served_list(items), surface="api")
+        impression_record(rater_id=rater.pk, result=served_list(items), surface="api")
     assert not RecommendationImpression.objects.exists()  # waiting for the batch
     with CaptureQueriesContext(connection) as queries:
-        impression_record(rater=raters[2], result=served_list(items[:2]), surface="page")
+        impression_record(rater_id=raters[2].pk, result=served_list(items[:2]), surface="page")
 
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
     assert len(writes) == 1
@@ -58,8 +58,8 @@ def test_a_flush_skips_lists_of_raters_erased_while_they_waited(settings):
     settings.RECSITE_IMPRESSION_FLUSH_SECONDS = 3600
     items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
     ann, bob = Rater.objects.create(external_id="ann"), Rater.objects.create(external_id="bob")
-    impression_record(rater=ann, result=served_list(items), surface="page")
-    impression_record(rater=bob, result=served_list(items), surface="page")
+    impression_record(rater_id=ann.pk, result=served_list(items), surface="page")
+    impression_record(rater_id=bob.pk, result=served_list(items), surface="page")
 
     catalog_services.rater_erase(rater=ann)
 
@@ -76,7 +76,7 @@ def test_a_waiting_list_is_written_by_the_timer_when_no_request_follows(settings
     items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
     ann = Rater.objects.create(external_id="ann")
 
-    impression_record(rater=ann, result=served_list(items), surface="page")
+    impression_record(rater_id=ann.pk, result=served_list(items), surface="page")
 
     deadline = time.monotonic() + 10  # generous: the timer fires after 50 ms
     while not RecommendationImpression.objects.exists() and time.monotonic() < deadline:
@@ -87,7 +87,7 @@ def test_a_waiting_list_is_written_by_the_timer_when_no_request_follows(settings
 def test_an_empty_list_records_nothing():
     rater = Rater.objects.create(external_id="ann")
 
-    impression_record(rater=rater, result=served_list([]), surface="page")
+    impression_record(rater_id=rater.pk, result=served_list([]), surface="page")
 
     assert impressions_flush() == 0
     assert not RecommendationImpression.objects.exists()
@@ -126,8 +126,8 @@ def test_the_for_you_page_records_the_list_it_showed(two_taste_catalog, client, 
 def test_erasing_a_rater_removes_their_impressions():
     items = [Item.objects.create(external_id=f"x{n}", title=f"X {n}") for n in range(2)]
     ann, bob = Rater.objects.create(external_id="ann"), Rater.objects.create(external_id="bob")
-    impression_record(rater=ann, result=served_list(items), surface="page")
-    impression_record(rater=bob, result=served_list(items), surface="page")
+    impression_record(rater_id=ann.pk, result=served_list(items), surface="page")
+    impression_record(rater_id=bob.pk, result=served_list(items), surface="page")
 
     catalog_services.rater_erase(rater=ann)
 

@@ -103,21 +103,23 @@ def test_activating_another_run_retires_every_list(served, django_capture_on_com
 
 def test_a_list_computed_while_the_data_changed_is_never_reused(served):
     rater, first = served
-    found = list_cache.lookup(rater.pk, ("some", "request"))
-    freshness.mark_rater_changed(rater.pk)  # a rating lands while the list is being computed
+    found = list_cache.lookup(rater.external_id, ("some", "request"))
+    freshness.mark_rater_changed(
+        rater.external_id
+    )  # a rating lands while the list is being computed
 
-    list_cache.store(found, ("stale", "", None, []))
+    list_cache.store(found, rater.pk, ("stale", "", None, []))
 
-    assert list_cache.lookup(rater.pk, ("some", "request")).payload is None
+    assert list_cache.lookup(rater.external_id, ("some", "request")).payload is None
 
 
 def test_a_policy_change_reaches_cached_lists(served):
     rater, _ = served
-    freshness_before = freshness.current_stamps(rater.pk)[0]
+    freshness_before = freshness.current_stamps(rater.external_id)[0]
 
     serving.policy_changed()
 
-    assert freshness.current_stamps(rater.pk)[0] != freshness_before
+    assert freshness.current_stamps(rater.external_id)[0] != freshness_before
 
 
 def test_turned_off_every_list_is_computed(served, settings):
