@@ -20,6 +20,7 @@ from recommender import cold_start, explain, serving
 from recommender.artifacts import LoadedModel
 from recommender.models import TrainingRun
 from recommender.pipeline import Signal
+from recommender.reasons import item_reasons
 from recommender.serving import Recommendation
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def history_recommendations(
     chosen = [(catalog[pk], s) for pk, s in pairs if pk in catalog]
     # The synthetic ratings as served reasons read them, in the order they were added.
     rows = [(pk, order, "rating", float(v)) for order, (pk, v) in enumerate(history)]
-    reasons = serving.item_reasons("folded-in", run, chosen, rows)
+    reasons = item_reasons("folded-in", run, chosen, rows)
     known = int(batch.history.nnz)
     explanation = (
         f"Scored now by run {run.pk} ({run.algorithm}) from {len(history)} "
