@@ -283,6 +283,7 @@ def _run_interactions(
         staging.create(data_import.pk)
     rows_read = rows_valid = 0
     started = data_import.started_at or timezone.now()
+    ids = staging.DistinctIds()
     try:
         for chunk in importers.read_interactions(data_import.file.path, options, layout):
             sink.add(chunk.errors)
@@ -292,7 +293,7 @@ def _run_interactions(
             if staged and (data_import.skip_invalid or not sink.count):
                 frame = chunk.frame
                 frame["occurred_at"] = frame["occurred_at"].fillna(started)
-                staging.write(data_import.pk, frame)
+                staging.write(data_import.pk, frame, ids)
             _progress(data_import, rows_read, sink.count)
         counts = {"rows_read": rows_read, "rows_rejected": rows_read - rows_valid}
         failure = _failure_message(data_import, rows_read, rows_valid, sink.count)
@@ -304,7 +305,12 @@ def _run_interactions(
                 f"Dry run: {rows_valid:,} valid rows, nothing written.",
                 counts,
             )
-        result = staging.merge(data_import.pk, timezone.now())
+        result = staging.merge(
+            data_import.pk,
+            timezone.now(),
+            bulk_min_rows=settings.RECSITE_IMPORT_BULK_MIN_ROWS,
+            ids=ids,
+        )
         counts.update(
             rows_imported=result.rows_merged,
             duplicates_collapsed=result.duplicates_collapsed,

@@ -13,10 +13,14 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import connection, transaction
+
+from catalog import bulk_merge
 
 COLUMNS = ("line", "rater", "item", "event_type", "value", "occurred_epoch")
 
@@ -28,6 +32,30 @@ class MergeResult:
     duplicates_collapsed: int
     raters_created: int
     items_created: int
+
+
+class DistinctIds:
+    """The distinct rater and item ids staged so far, while few enough to keep in memory.
+
+    Handing them to the merge spares it a ``SELECT DISTINCT`` over every staged row for each.
+    Past ``limit`` distinct ids of a kind, that kind is dropped (None) and the merge reads it
+    from the stage, so memory stays bounded whatever the file.
+    """
+
+    def __init__(self, limit: int = 500_000) -> None:
+        self.limit = limit
+        self.raters: set[str] | None = set()
+        self.items: set[str] | None = set()
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.raters = self._union(self.raters, frame["rater"])
+        self.items = self._union(self.items, frame["item"])
+
+    def _union(self, known: set[str] | None, column: pd.Series) -> set[str] | None:
+        if known is None:
+            return None
+        known.update(pc.unique(pa.array(column)).to_pylist())
+        return known if len(known) <= self.limit else None
 
 
 def staging_table(import_id: int) -> str:
@@ -59,20 +87,13 @@ def drop(import_id: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {staging_table(import_id)}")
 
 
-def write(import_id: int, frame: pd.DataFrame) -> None:
+def write(import_id: int, frame: pd.DataFrame, ids: DistinctIds | None = None) -> None:
     """Append validated rows (columns of ``importers.InteractionChunk.frame``) to the stage."""
     if frame.empty:
         return
-    rows = pd.DataFrame(
-        {
-            "line": frame["line"].to_numpy(),
-            "rater": frame["rater"].astype(str).to_numpy(),
-            "item": frame["item"].astype(str).to_numpy(),
-            "event_type": frame["event_type"].astype(str).to_numpy(),
-            "value": frame["value"].to_numpy(dtype="float64"),
-            "occurred_epoch": _epoch_seconds(frame["occurred_at"]),
-        }
-    )
+    if ids is not None:
+        ids.add(frame)
+    rows = _arrow_rows(frame)
     table = staging_table(import_id)
     if is_postgres():
         _copy(table, rows)
@@ -81,57 +102,85 @@ def write(import_id: int, frame: pd.DataFrame) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
-                rows.itertuples(index=False, name=None),
+                zip(*(column.to_pylist() for column in rows.columns), strict=True),
             )
 
 
-def _epoch_seconds(occurred_at: pd.Series) -> pd.Series:
-    as_ns = occurred_at.dt.tz_convert("UTC").astype("int64")
+def _arrow_rows(frame: pd.DataFrame) -> pa.Table:
+    # The frame's text columns are Arrow-backed: pa.array takes them without a copy, where a
+    # round trip through Python strings would cost more than parsing the file.
+    return pa.table(
+        {
+            "line": pa.array(frame["line"].to_numpy(dtype="int64")),
+            "rater": pa.array(frame["rater"]),
+            "item": pa.array(frame["item"]),
+            "event_type": pa.array(frame["event_type"]),
+            "value": pa.array(frame["value"].to_numpy(dtype="float64")),
+            "occurred_epoch": pa.array(_epoch_seconds(frame["occurred_at"])),
+        }
+    )
+
+
+def _epoch_seconds(occurred_at: pd.Series) -> np.ndarray:
+    as_ns = occurred_at.dt.tz_convert("UTC").astype("int64").to_numpy()
     return as_ns / 1e9
 
 
-def _copy(table: str, rows: pd.DataFrame) -> None:
-    # pyarrow writes the CSV about 8x faster than pandas' to_csv.
+def _copy(table: str, rows: pa.Table) -> None:
     buffer = io.BytesIO()
-    pa_csv.write_csv(
-        pa.Table.from_pandas(rows, preserve_index=False),
-        buffer,
-        pa_csv.WriteOptions(include_header=False),
-    )
+    pa_csv.write_csv(rows, buffer, pa_csv.WriteOptions(include_header=False))
     with connection.cursor() as cursor:
         with cursor.cursor.copy(
             f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
         ) as copy:
-            copy.write(buffer.getvalue())
+            copy.write(buffer.getbuffer())
 
 
-def merge(import_id: int, now: datetime) -> MergeResult:
-    """Upsert the staged rows into items, raters and interactions, all in one transaction."""
+def merge(
+    import_id: int,
+    now: datetime,
+    *,
+    bulk_min_rows: int = 100_000,
+    ids: DistinctIds | None = None,
+) -> MergeResult:
+    """Upsert the staged rows into items, raters and interactions, all in one transaction.
+
+    A load of at least ``bulk_min_rows`` rows that outnumbers the interactions already stored
+    takes the bulk path on PostgreSQL (see :mod:`catalog.bulk_merge`); smaller ones upsert.
+    """
     table = staging_table(import_id)
     with transaction.atomic(), connection.cursor() as cursor:
         staged = _scalar(cursor, f"SELECT COUNT(*) FROM {table}")
-        distinct = _scalar(
-            cursor,
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY rater, item, event_type) d",
-        )
-        items_before = _scalar(cursor, "SELECT COUNT(*) FROM catalog_item")
-        raters_before = _scalar(cursor, "SELECT COUNT(*) FROM catalog_rater")
-        _upsert_items(cursor, table, now)
-        _upsert_raters(cursor, table, now)
-        _upsert_interactions(cursor, table)
-        items_created = _scalar(cursor, "SELECT COUNT(*) FROM catalog_item") - items_before
-        raters_created = _scalar(cursor, "SELECT COUNT(*) FROM catalog_rater") - raters_before
+        if is_postgres():
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        bulk = is_postgres() and staged >= bulk_min_rows and _outnumbers_stored(cursor, staged)
+        with bulk_merge.indexes_dropped(cursor, enabled=bulk):
+            items_created = _upsert_items(cursor, table, now, ids.items if ids else None)
+            raters_created = _upsert_raters(cursor, table, now, ids.raters if ids else None)
+            if bulk:
+                merged = bulk_merge.insert_latest(cursor, table)
+            else:
+                merged = _upsert_interactions(cursor, table)
     # A bulk load changes the tables' statistics; refresh them so queries keep good plans.
     with connection.cursor() as cursor:
         for table in ("catalog_interaction", "catalog_rater", "catalog_item"):
             cursor.execute(f"ANALYZE {table}")
     return MergeResult(
         rows_staged=staged,
-        rows_merged=distinct,
-        duplicates_collapsed=staged - distinct,
+        rows_merged=merged,
+        duplicates_collapsed=staged - merged,
         raters_created=raters_created,
         items_created=items_created,
     )
+
+
+def _outnumbers_stored(cursor, staged: int) -> bool:  # type: ignore[no-untyped-def]
+    # Counting stops at `staged` rows, so a small load into a big table costs a short scan.
+    stored = _scalar(
+        cursor, f"SELECT COUNT(*) FROM (SELECT 1 FROM catalog_interaction LIMIT {int(staged)}) t"
+    )
+    return stored < staged
 
 
 def _scalar(cursor, sql: str) -> int:  # type: ignore[no-untyped-def]
@@ -143,22 +192,39 @@ def _json(literal: str) -> str:
     return f"'{literal}'::jsonb" if is_postgres() else f"'{literal}'"
 
 
-def _upsert_items(cursor, table: str, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _upsert_items(  # type: ignore[no-untyped-def]
+    cursor, table: str, now: datetime, known: set[str] | None
+) -> int:
+    """Create the items the file names that do not exist yet; returns how many."""
+    source, params = _distinct(table, "item", known)
     cursor.execute(
         "INSERT INTO catalog_item (external_id, title, description, genres, attributes, "
-        f"created_at, updated_at) SELECT DISTINCT item, '', '', {_json('[]')}, {_json('{}')}, "
-        f"%s, %s FROM {table} WHERE true ON CONFLICT (external_id) DO NOTHING",
-        [now, now],
+        f"created_at, updated_at) SELECT s.item, '', '', {_json('[]')}, {_json('{}')}, "
+        f"%s, %s FROM {source} WHERE true ON CONFLICT (external_id) DO NOTHING",
+        [now, now, *params],
     )
+    return max(cursor.rowcount, 0)
 
 
-def _upsert_raters(cursor, table: str, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _upsert_raters(  # type: ignore[no-untyped-def]
+    cursor, table: str, now: datetime, known: set[str] | None
+) -> int:
+    """Create the raters the file names that do not exist yet; returns how many."""
+    source, params = _distinct(table, "rater", known)
     cursor.execute(
         "INSERT INTO catalog_rater (external_id, attributes, created_at) "
-        f"SELECT DISTINCT rater, {_json('{}')}, %s FROM {table} WHERE true "
+        f"SELECT s.rater, {_json('{}')}, %s FROM {source} WHERE true "
         "ON CONFLICT (external_id) DO NOTHING",
-        [now],
+        [now, *params],
     )
+    return max(cursor.rowcount, 0)
+
+
+def _distinct(table: str, column: str, known: set[str] | None) -> tuple[str, list[object]]:
+    """A FROM clause giving each distinct id once, as column ``column`` of ``s``."""
+    if known is not None and is_postgres():
+        return f"unnest(%s::text[]) AS s({column})", [sorted(known)]
+    return f"(SELECT DISTINCT {column} FROM {table}) s", []
 
 
 def _to_timestamp(expr: str) -> str:
@@ -166,12 +232,12 @@ def _to_timestamp(expr: str) -> str:
     return f"to_timestamp({expr})" if is_postgres() else f"datetime({expr}, 'unixepoch')"
 
 
-def _upsert_interactions(cursor, table: str) -> None:  # type: ignore[no-untyped-def]
+def _upsert_interactions(cursor, table: str) -> int:  # type: ignore[no-untyped-def]
+    """Upsert the latest staged row of each key; returns the number of distinct keys staged."""
     # The latest record of a (rater, item, event) wins: by timestamp, then by its line in the file.
     # An existing row is replaced only by an event at least as recent as the one it holds.
     if is_postgres():
         # One row per key first: PostgreSQL refuses to upsert the same row twice in a statement.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
         source = (
             f"(SELECT DISTINCT ON (s.rater, s.item, s.event_type) s.* FROM {table} s "
             "ORDER BY s.rater, s.item, s.event_type, s.occurred_epoch DESC, s.line DESC) d"
@@ -191,4 +257,8 @@ def _upsert_interactions(cursor, table: str) -> None:  # type: ignore[no-untyped
         "ON CONFLICT (rater_id, item_id, event_type) DO UPDATE SET value = excluded.value, "
         "occurred_at = excluded.occurred_at, source = excluded.source "
         "WHERE excluded.occurred_at >= catalog_interaction.occurred_at"
+    )
+    return _scalar(
+        cursor,
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY rater, item, event_type) d",
     )
