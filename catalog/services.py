@@ -285,16 +285,18 @@ def _run_interactions(
     started = data_import.started_at or timezone.now()
     ids = staging.DistinctIds()
     try:
-        for chunk in importers.read_interactions(data_import.file.path, options, layout):
-            sink.add(chunk.errors)
-            rows_read += chunk.rows_read
-            rows_valid += len(chunk.frame)
-            # All-or-nothing stops staging at the first error but reads on to list every error.
-            if staged and (data_import.skip_invalid or not sink.count):
-                frame = chunk.frame
-                frame["occurred_at"] = frame["occurred_at"].fillna(started)
-                staging.write(data_import.pk, frame, ids)
-            _progress(data_import, rows_read, sink.count)
+        with staging.Writer(data_import.pk, ids) as writer:
+            for chunk in importers.read_interactions(data_import.file.path, options, layout):
+                writer.wait()  # the previous chunk's COPY held the connection
+                sink.add(chunk.errors)
+                rows_read += chunk.rows_read
+                rows_valid += len(chunk.frame)
+                _progress(data_import, rows_read, sink.count)
+                # All-or-nothing stops staging at the first error but reads on to list them all.
+                if staged and (data_import.skip_invalid or not sink.count):
+                    frame = chunk.frame
+                    frame["occurred_at"] = frame["occurred_at"].fillna(started)
+                    writer.write(frame)  # returns while PostgreSQL copies it
         counts = {"rows_read": rows_read, "rows_rejected": rows_read - rows_valid}
         failure = _failure_message(data_import, rows_read, rows_valid, sink.count)
         if failure:

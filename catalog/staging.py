@@ -10,8 +10,10 @@ collapse to the latest (by timestamp, then by line), and interactions are upsert
 from __future__ import annotations
 
 import io
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import connection, transaction
+from psycopg.copy import QueuedLibpqWriter
 
 from catalog import bulk_merge
 
@@ -87,23 +90,62 @@ def drop(import_id: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {staging_table(import_id)}")
 
 
-def write(import_id: int, frame: pd.DataFrame, ids: DistinctIds | None = None) -> None:
-    """Append validated rows (columns of ``importers.InteractionChunk.frame``) to the stage."""
-    if frame.empty:
-        return
-    if ids is not None:
-        ids.add(frame)
-    rows = _arrow_rows(frame)
-    table = staging_table(import_id)
-    if is_postgres():
-        _copy(table, rows)
-    else:
-        # One transaction per chunk: in autocommit every row would be its own transaction.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
-                zip(*(column.to_pylist() for column in rows.columns), strict=True),
-            )
+class Writer:
+    """Appends validated chunks to the stage, each COPY overlapping the parsing of the next.
+
+    :meth:`write` hands the chunk to psycopg's writer thread and returns at once, so Python
+    parses the next chunk on one core while PostgreSQL ingests this one on another. The
+    connection is busy until :meth:`wait`; call it before any other query. At most one
+    chunk is in flight, which keeps memory bounded. Leaving the ``with`` block waits for it.
+    SQLite inserts synchronously.
+    """
+
+    def __init__(self, import_id: int, ids: DistinctIds | None = None) -> None:
+        self.table = staging_table(import_id)
+        self.ids = ids
+        self._in_flight: ExitStack | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Start staging the chunk (columns of ``importers.InteractionChunk.frame``)."""
+        self.wait()
+        if frame.empty:
+            return
+        if self.ids is not None:
+            self.ids.add(frame)
+        rows = _arrow_rows(frame)
+        if is_postgres():
+            self._in_flight = _start_copy(self.table, rows)
+        else:
+            _insert(self.table, rows)
+
+    def wait(self) -> None:
+        """Block until the chunk in flight is staged (raises its error, if any)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.close()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: Any
+    ) -> None:
+        if error is None:
+            self.wait()
+            return
+        # Finish the COPY rather than abort it: an aborted COPY is a server error, which would
+        # poison a caller's transaction; the rows land in a stage that is dropped anyway.
+        with suppress(Exception):  # the error already leaving matters more
+            self.wait()
+
+
+def _insert(table: str, rows: pa.Table) -> None:
+    # One transaction per chunk: in autocommit every row would be its own transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
+            zip(*(column.to_pylist() for column in rows.columns), strict=True),
+        )
 
 
 def _arrow_rows(frame: pd.DataFrame) -> pa.Table:
@@ -126,14 +168,24 @@ def _epoch_seconds(occurred_at: pd.Series) -> np.ndarray:
     return as_ns / 1e9
 
 
-def _copy(table: str, rows: pa.Table) -> None:
+def _start_copy(table: str, rows: pa.Table) -> ExitStack:
+    """Queue the rows to a COPY; closing the returned stack waits for the COPY to finish."""
     buffer = io.BytesIO()
     pa_csv.write_csv(rows, buffer, pa_csv.WriteOptions(include_header=False))
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(
-            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(buffer.getbuffer())
+    stack = ExitStack()
+    try:
+        cursor = stack.enter_context(connection.cursor()).cursor
+        copy = stack.enter_context(
+            cursor.copy(
+                f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)",
+                writer=QueuedLibpqWriter(cursor),
+            )
+        )
+        copy.write(buffer.getbuffer())
+    except BaseException as error:
+        stack.__exit__(type(error), error, error.__traceback__)
+        raise
+    return stack
 
 
 def merge(

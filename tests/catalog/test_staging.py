@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from catalog import staging
-from catalog.models import DataImport, Item, Rater
+from catalog.importers import sniff
+from catalog.models import DataImport, Interaction, Item, Rater
 from tests.catalog.helpers import run_import
 
 
@@ -47,3 +48,30 @@ def test_an_import_past_the_limit_reads_the_ids_from_the_stage(monkeypatch):
     assert (data_import.raters_created, data_import.items_created) == (2, 1)
     assert set(Rater.objects.values_list("external_id", flat=True)) == {"u1", "u2"}
     assert set(Item.objects.values_list("external_id", flat=True)) == {"i1"}
+
+
+ROWS = "".join(f"u{i},i{i % 3},4,{1700000000 + i}\n" for i in range(7))
+
+
+@pytest.mark.django_db
+def test_chunks_staged_while_the_next_is_read_all_arrive(settings):
+    settings.RECSITE_IMPORT_CHUNK_ROWS = 2
+
+    data_import = run_import("ratings.csv", "user_id,item_id,rating,timestamp\n" + ROWS)
+
+    assert data_import.status == DataImport.Status.SUCCEEDED, data_import.message
+    assert (data_import.rows_read, data_import.rows_imported) == (7, 7)
+    assert Interaction.objects.count() == 7
+
+
+@pytest.mark.django_db
+def test_a_file_error_with_a_chunk_in_flight_writes_nothing(settings, monkeypatch):
+    settings.RECSITE_IMPORT_CHUNK_ROWS = 2
+    monkeypatch.setattr(sniff, "SAMPLE_BYTES", 64)
+    content = ("user_id,item_id,rating,timestamp\n" + ROWS).encode() + b"u,caf\xe9,4,1\n"
+
+    data_import = run_import("ratings.csv", content, options={"encoding": "utf-8"})
+
+    assert data_import.status == DataImport.Status.FAILED
+    assert "not valid utf-8" in data_import.message
+    assert (Interaction.objects.count(), Rater.objects.count()) == (0, 0)
