@@ -124,6 +124,17 @@ def rater_batch_from_training(
     return _batch(loaded, signal, user_idx, rater_ids, history)
 
 
+def history_sizes(rater_ids: np.ndarray) -> dict[int, int]:
+    """How many interactions each rater has now (one query)."""
+    rows = (
+        Interaction.objects.filter(rater_id__in=[int(r) for r in rater_ids])
+        .values("rater_id")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "n")
+    )
+    return dict(rows)
+
+
 @dataclass(frozen=True)
 class Filters:
     """What a caller asks to leave out or keep (API and pages)."""
@@ -240,7 +251,7 @@ def _compute_list(
     )
     rated = {row[0] for row in history}
     latest = max((row[1] for row in history), default=None)
-    pairs, strategy, explanation = _candidates(run, rater, rated, latest, pool)
+    pairs, strategy, explanation = _candidates(run, rater, rated, (latest, len(history)), pool)
     new_items: set[int] = set()
     if run is not None and strategy not in ("popularity", SIMILAR_RATERS):
         from recommender import cold_start  # it builds on this module
@@ -291,8 +302,15 @@ def _policy_diversity() -> float:
 
 
 def _candidates(
-    run: TrainingRun | None, rater: Rater, rated: set[int], latest: datetime | None, pool: int
+    run: TrainingRun | None,
+    rater: Rater,
+    rated: set[int],
+    history: tuple[datetime | None, int],
+    pool: int,
 ) -> tuple[list[tuple[int, float]], str, str]:
+    """(pairs, strategy, explanation); ``history`` is the rater's latest interaction time and
+    how many interactions they have."""
+    latest, size = history
     if not rated and rater.attributes:
         from recommender import cold_start  # it builds on this module
 
@@ -313,7 +331,7 @@ def _candidates(
         return _popular(rated, pool), "popularity", "No model is active yet: popular items."
     if not rated:
         return _popular(rated, pool), "popularity", "No ratings yet: the most popular items."
-    snapshot = _fresh_snapshot(run, rater, latest) if pool <= PRECOMPUTED_N else None
+    snapshot = _fresh_snapshot(run, rater, latest, size) if pool <= PRECOMPUTED_N else None
     if snapshot is not None:
         pairs = [
             (i, s)
@@ -333,11 +351,14 @@ def _candidates(
 
 
 def _fresh_snapshot(
-    run: TrainingRun, rater: Rater, latest: datetime | None
+    run: TrainingRun, rater: Rater, latest: datetime | None, size: int
 ) -> RecommendationSnapshot | None:
-    """The precomputed list, unless the rater has interacted since it was computed."""
+    """The precomputed list, unless the rater has interacted since it was computed or has
+    fewer interactions than then (one was removed: its item may come back, its pull is gone)."""
     snapshot = RecommendationSnapshot.objects.filter(run=run, rater=rater).first()
     if snapshot is None or (latest is not None and latest > snapshot.computed_at):
+        return None
+    if snapshot.history_size is not None and size < snapshot.history_size:
         return None
     return snapshot
 

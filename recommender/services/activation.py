@@ -46,7 +46,7 @@ def training_run_activate(
 
 def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
     """Store every known rater's top-``n`` for ``run_id`` in vectorised batches."""
-    from recommender.serving import loaded_model, rater_batch_from_training
+    from recommender.serving import history_sizes, loaded_model, rater_batch_from_training
 
     run = TrainingRun.objects.get(pk=run_id)
     loaded = loaded_model(run)
@@ -56,6 +56,7 @@ def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
     for start in range(0, len(rater_ids), PRECOMPUTE_BATCH):
         user_idx = np.arange(start, min(start + PRECOMPUTE_BATCH, len(rater_ids)))
         batch = rater_batch_from_training(loaded, user_idx, rater_ids[user_idx], run)
+        sizes = history_sizes(rater_ids[user_idx])
         top_idx, top_scores = loaded.model.recommend(batch, n)
         snapshots.extend(
             RecommendationSnapshot(
@@ -63,6 +64,7 @@ def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
                 rater_id=int(rater_ids[u]),
                 item_ids=item_pks[row[np.isfinite(scores)]].tolist(),
                 scores=[round(float(s), 6) for s in scores[np.isfinite(scores)]],
+                history_size=sizes.get(int(rater_ids[u]), 0),
             )
             for u, row, scores in zip(user_idx, top_idx, top_scores, strict=True)
         )

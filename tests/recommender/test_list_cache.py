@@ -147,3 +147,15 @@ def test_the_api_serves_a_rating_sent_through_the_api_at_once(served):
     assert posted.status_code in (200, 201), posted.content
 
     assert top not in [r["external_id"] for r in client.get(path, {"k": 3}).json()["results"]]
+
+
+def test_a_rating_removed_after_the_precompute_comes_back_into_the_list(served):
+    rater, first = served
+    assert first.strategy == "precomputed"
+    rated_before = Item.objects.get(external_id="i0")
+
+    catalog_services.my_rating_remove(rater=rater, item_id=rated_before.pk)
+    after = recommend_for_rater(rater, n=3)
+
+    assert after.strategy == "folded-in"  # the precomputed list still counted that rating
+    assert "i0" in ids(after)
