@@ -507,6 +507,12 @@ def _paired_tests(comparison: RunComparison, per_user: dict[int, dict[str, Any]]
             if metric == comparison.difference_metric and other is not None:
                 joined = pd.concat({"a": baseline, "b": other}, axis=1, join="inner").dropna()
                 comparison.differences[run_label(run)] = joined["b"] - joined["a"]
+    for run in others:  # one family per compared run: all its metrics against the baseline
+        corrected = significance.holm_corrected(
+            {metric: comparison.tests[metric][run.pk] for metric in metrics}
+        )
+        for metric, test in corrected.items():
+            comparison.tests[metric][run.pk] = test
 
 
 # --- Raters and items -------------------------------------------------------------------------

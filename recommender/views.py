@@ -167,12 +167,14 @@ def run_compare(request: HttpRequest) -> HttpResponse:
 
 
 def _test_groups(comparison: selectors.RunComparison) -> list[tuple[Any, list[tuple]]]:
-    """Per compared run: its significance rows with formatted t-test and Wilcoxon p-values."""
+    """Per compared run: its significance rows with formatted t-test, Wilcoxon and
+    Holm-adjusted Wilcoxon p-values."""
     groups: dict[int, tuple[Any, list[tuple]]] = {}
     for row in comparison.significance_rows:
         t_p = _p_value(row.test and row.test.t_pvalue)
         w_p = _p_value(row.test and row.test.wilcoxon_pvalue)
-        groups.setdefault(row.run.pk, (row.run, []))[1].append((row, t_p, w_p))
+        holm_p = _p_value(row.test and row.test.adjusted_pvalue)
+        groups.setdefault(row.run.pk, (row.run, []))[1].append((row, t_p, w_p, holm_p))
     return list(groups.values())
 
 

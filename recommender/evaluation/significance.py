@@ -7,12 +7,15 @@ hundred raters can separate models whose averages differ in the third decimal.
 
 Both the paired t-test (difference of means) and the Wilcoxon signed-rank test (no normality
 assumption; per-rater NDCG is bounded and often zero, so far from normal) are reported; a
-difference is called significant when the Wilcoxon p-value is below ``alpha``.
+difference is called significant when the Wilcoxon p-value is below ``alpha``. When several
+metrics are tested at once, :func:`holm_corrected` adjusts their Wilcoxon p-values (Holm's
+step-down method) so that the chance of *any* false "significant" among them stays below
+``alpha``; the decision then rests on the adjusted p-value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +51,9 @@ class PairedTest:
         mean_difference: mean of ``b - a``.
         t_pvalue: two-sided paired t-test p-value.
         wilcoxon_pvalue: two-sided Wilcoxon signed-rank p-value.
-        significant: ``wilcoxon_pvalue < alpha``.
+        significant: ``wilcoxon_pvalue < alpha``, or ``adjusted_pvalue < alpha`` once adjusted.
+        adjusted_pvalue: the Wilcoxon p-value adjusted for the other metrics tested with it
+            (:func:`holm_corrected`); None until then.
     """
 
     n: int
@@ -58,6 +63,7 @@ class PairedTest:
     t_pvalue: float
     wilcoxon_pvalue: float
     significant: bool
+    adjusted_pvalue: float | None = None
 
 
 def paired_test(a: pd.Series, b: pd.Series, alpha: float = 0.05) -> PairedTest | None:
@@ -86,6 +92,34 @@ def paired_test(a: pd.Series, b: pd.Series, alpha: float = 0.05) -> PairedTest |
         wilcoxon_pvalue=w_p,
         significant=w_p < alpha,
     )
+
+
+def holm_adjusted(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order.
+
+    The i-th smallest of m p-values is multiplied by (m - i + 1); each adjusted value is at
+    least the one before it in that order, and at most 1.
+    """
+    order = np.argsort(pvalues, kind="stable")
+    m = len(pvalues)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[index])))
+        adjusted[index] = running
+    return adjusted
+
+
+def holm_corrected(
+    tests: dict[str, PairedTest | None], alpha: float = 0.05
+) -> dict[str, PairedTest | None]:
+    """The same tests with Wilcoxon p-values adjusted for testing them all at once."""
+    present = [name for name, test in tests.items() if test is not None]
+    adjusted = holm_adjusted([tests[name].wilcoxon_pvalue for name in present])  # type: ignore[union-attr]
+    out = dict(tests)
+    for name, p in zip(present, adjusted, strict=True):
+        out[name] = replace(tests[name], adjusted_pvalue=p, significant=p < alpha)  # type: ignore[type-var]
+    return out
 
 
 def per_user_columns(frame: pd.DataFrame, columns: tuple[str, ...] = STORED_COLUMNS) -> dict:

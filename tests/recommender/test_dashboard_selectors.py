@@ -256,9 +256,10 @@ def test_rating_runs_are_paired_on_per_rater_rmse_and_mae():
 
 
 def test_a_significant_drop_in_error_is_better_and_a_rise_is_worse():
-    raters = ["a", "b", "c", "d", "e", "f"]
-    base = rating_run(raters, [1.0] * 6, [1.0] * 6)
-    other = rating_run(raters, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
+    raters = list("abcdefgh")
+    base = rating_run(raters, [1.0] * 8, [1.0] * 8)
+    drops = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    other = rating_run(raters, drops, [2 - value for value in drops])
 
     rows = selectors.run_comparison(run_ids=[base.pk, other.pk]).significance_rows
 
@@ -266,7 +267,21 @@ def test_a_significant_drop_in_error_is_better_and_a_rise_is_worse():
         ("rmse", other, "better"),
         ("mae", other, "worse"),
     ]
-    assert [r.test.wilcoxon_pvalue for r in rows] == [pytest.approx(0.03125)] * 2
+    # Every rater moved the same way: Wilcoxon p = 2 / 2^8; Holm doubles the smaller of two.
+    assert [r.test.wilcoxon_pvalue for r in rows] == [pytest.approx(2 / 2**8)] * 2
+    assert [r.test.adjusted_pvalue for r in rows] == [pytest.approx(4 / 2**8)] * 2
+
+
+def test_two_differences_each_significant_alone_are_not_together():
+    raters = ["a", "b", "c", "d", "e", "f"]
+    base = rating_run(raters, [1.0] * 6, [1.0] * 6)
+    other = rating_run(raters, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
+
+    rows = selectors.run_comparison(run_ids=[base.pk, other.pk]).significance_rows
+
+    assert [r.test.wilcoxon_pvalue for r in rows] == [pytest.approx(0.03125)] * 2  # < 0.05
+    assert [r.test.adjusted_pvalue for r in rows] == [pytest.approx(0.0625)] * 2
+    assert [r.verdict for r in rows] == ["", ""]
 
 
 def test_a_p2_run_keeps_each_raters_rmse_and_mae(two_taste_catalog):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recommender.evaluation import significance
 from recommender.evaluation.significance import (
     STORED_COLUMNS,
     paired_test,
@@ -162,3 +163,34 @@ def test_every_ranking_figure_per_rater_is_kept():
         frame[column] = 0.5
 
     assert stored_metrics(per_user_columns(frame)) == list(STORED_COLUMNS)
+
+
+def test_holm_adjusts_a_hand_worked_family_of_four():
+    # Sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> raised to 0.06.
+    adjusted = significance.holm_adjusted([0.01, 0.04, 0.03, 0.005])
+
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert significance.holm_adjusted([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_a_difference_significant_alone_may_not_be_among_many_metrics():
+    def test(p: float) -> significance.PairedTest:
+        return significance.PairedTest(
+            n=100,
+            mean_a=0.4,
+            mean_b=0.41,
+            mean_difference=0.01,
+            t_pvalue=p,
+            wilcoxon_pvalue=p,
+            significant=p < 0.05,
+        )
+
+    tests = {"ndcg_at_10": test(0.001), "recall_at_10": test(0.03), "map": test(0.2), "x": None}
+    corrected = significance.holm_corrected(tests)
+
+    assert tests["recall_at_10"].significant  # alone it would pass
+    assert corrected["ndcg_at_10"].significant
+    assert corrected["ndcg_at_10"].adjusted_pvalue == pytest.approx(0.003)
+    assert not corrected["recall_at_10"].significant
+    assert corrected["recall_at_10"].adjusted_pvalue == pytest.approx(0.06)
+    assert corrected["x"] is None
