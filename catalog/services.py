@@ -312,6 +312,7 @@ def _run_interactions(
             timezone.now(),
             bulk_min_rows=settings.RECSITE_IMPORT_BULK_MIN_ROWS,
             ids=ids,
+            staged=writer.rows_written,
         )
         counts.update(
             rows_imported=result.rows_merged,

@@ -104,6 +104,7 @@ class Writer:
         self.table = staging_table(import_id)
         self.ids = ids
         self._in_flight: ExitStack | None = None
+        self.rows_written = 0
 
     def write(self, frame: pd.DataFrame) -> None:
         """Start staging the chunk (columns of ``importers.InteractionChunk.frame``)."""
@@ -113,6 +114,7 @@ class Writer:
         if self.ids is not None:
             self.ids.add(frame)
         rows = _arrow_rows(frame)
+        self.rows_written += len(frame)
         if is_postgres():
             self._in_flight = _start_copy(self.table, rows)
         else:
@@ -194,6 +196,7 @@ def merge(
     *,
     bulk_min_rows: int = 100_000,
     ids: DistinctIds | None = None,
+    staged: int | None = None,
 ) -> MergeResult:
     """Upsert the staged rows into items, raters and interactions, all in one transaction.
 
@@ -202,7 +205,8 @@ def merge(
     """
     table = staging_table(import_id)
     with transaction.atomic(), connection.cursor() as cursor:
-        staged = _scalar(cursor, f"SELECT COUNT(*) FROM {table}")
+        if staged is None:  # the writer knows; counting a big stage costs a full scan
+            staged = _scalar(cursor, f"SELECT COUNT(*) FROM {table}")
         if is_postgres():
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")

@@ -112,7 +112,7 @@ def test_a_failure_in_the_bulk_merge_writes_nothing_and_keeps_the_indexes(monkey
     assert structures() == before
 
 
-def test_small_loads_into_a_bigger_table_take_the_upsert_path(monkeypatch, settings):
+def test_loads_below_the_threshold_take_the_upsert_path(monkeypatch, settings):
     settings.RECSITE_IMPORT_BULK_MIN_ROWS = 100
     monkeypatch.setattr(bulk_merge, "insert_latest", None)  # would fail if called
 
@@ -120,3 +120,13 @@ def test_small_loads_into_a_bigger_table_take_the_upsert_path(monkeypatch, setti
 
     assert data_import.status == DataImport.Status.SUCCEEDED
     assert values() == {("u1", "i1", "rating"): 4.0}
+
+
+def test_a_load_smaller_than_the_table_takes_the_upsert_path(monkeypatch):
+    run_import("a.csv", HEADER + "u1,i1,4,1700000000\nu1,i2,4,1700000000\nu2,i1,1,1700000000\n")
+    monkeypatch.setattr(bulk_merge, "insert_latest", None)  # would fail if called
+
+    data_import = run_import("b.csv", HEADER + "u1,i1,5,1700000900\n")
+
+    assert data_import.status == DataImport.Status.SUCCEEDED
+    assert values()[("u1", "i1", "rating")] == 5.0
