@@ -168,17 +168,42 @@ class EASEMix(Recommender):
         config = self.config
         scores = _zscore(np.asarray(history @ self.ease_weights))
         if config.neighbour_weight > 0:
-            neighbours = np.asarray(history @ self.neighbour_weights)
-            scores += np.float32(config.neighbour_weight) * _zscore(neighbours)
+            scores += np.float32(config.neighbour_weight) * self._neighbours(history)
         if config.spectral_weight > 0:
-            low_pass = np.asarray(history @ self.spectral_in) @ self.spectral_out.T
-            scores += np.float32(config.spectral_weight) * _zscore(low_pass)
-        # Every component is zero for an empty history; rank those users by popularity.
+            scores += np.float32(config.spectral_weight) * self._low_pass(history)
+        self._rank_empty_by_popularity(scores, history)
+        self._demote_future_items(scores, batch.user_idx)
+        return scores.astype(np.float32, copy=False)
+
+    def components(self, history: sp.csr_matrix) -> list[np.ndarray]:
+        """The three per-user z-scored components (EASE, neighbours, spectral) of a binary
+        history, whatever their weights; ``mix`` combines them as ``score`` does."""
+        return [
+            _zscore(np.asarray(history @ self.ease_weights)),
+            self._neighbours(history),
+            self._low_pass(history),
+        ]
+
+    def mix(self, components: list[np.ndarray]) -> np.ndarray:
+        """The weighted sum of ``components``, without the time context or the empty-row rule."""
+        ease, neighbours, low_pass = components
+        config = self.config
+        return ease + (
+            np.float32(config.neighbour_weight) * neighbours
+            + np.float32(config.spectral_weight) * low_pass
+        )
+
+    def _neighbours(self, history: sp.csr_matrix) -> np.ndarray:
+        return _zscore(np.asarray(history @ self.neighbour_weights))
+
+    def _low_pass(self, history: sp.csr_matrix) -> np.ndarray:
+        return _zscore(np.asarray(history @ self.spectral_in) @ self.spectral_out.T)
+
+    def _rank_empty_by_popularity(self, scores: np.ndarray, history: sp.csr_matrix) -> None:
+        """Every component is zero for an empty history; rank those users by popularity."""
         empty = np.diff(history.indptr) == 0
         if empty.any():
             scores[empty] = _zscore(np.log1p(self.popularity)[None, :])
-        self._demote_future_items(scores, batch.user_idx)
-        return scores.astype(np.float32, copy=False)
 
     def _demote_future_items(self, scores: np.ndarray, user_idx: np.ndarray) -> None:
         """Rank items that appeared after a known user's last visit (+ margin) last, in place."""

@@ -106,6 +106,22 @@ def test_score_is_the_weighted_sum_of_zscored_components():
     np.testing.assert_allclose(scores, expected, atol=1e-5)
 
 
+def test_components_are_kept_apart_even_at_zero_weight_and_mix_as_score_does():
+    model, data = fitted(neighbour_weight=0.0, spectral_weight=0.7, spectral_rank=2)
+    matrix = binary_matrix()
+    history = sp.csr_matrix(matrix, dtype=np.float32)
+
+    ease, neighbours, low_pass = model.components(history)
+
+    np.testing.assert_allclose(neighbours, zscore(matrix @ model.neighbour_weights), atol=1e-5)
+    np.testing.assert_allclose(ease + 0.7 * low_pass, model.mix([ease, neighbours, low_pass]))
+    np.testing.assert_allclose(
+        model.mix([ease, neighbours, low_pass]),
+        model.score(user_batch(data, np.arange(4))),
+        atol=1e-5,
+    )
+
+
 def test_zero_weights_leave_plain_ease_rankings():
     model, data = fitted(**EASE_ONLY)
 
