@@ -59,7 +59,8 @@ Variants tried on the seed-42 inner split, all below the plain mix:
 Other inner-split checks in the same session, none above 0.2791 against the mix's 0.2787:
 adding a z-scored BPR (0.2626 alone), LightGCN (0.2569) or itemKNN (0.2630) to the mix at weights
 0.25-2 (best 0.2781); a Mult-DAE (600-200, dropout 0.5; 0.23 alone, overfits after 50 epochs)
-at 0.25-1 (best 0.2791); the spectral part with item-normalisation exponent 0.3-0.5, user
+at 0.25-1 (best 0.2791); RP3beta (α 0.5-1, β 0.3-0.7; at best 0.2576 alone) at 0.25-1 (best
+0.2784); the spectral part with item-normalisation exponent 0.3-0.5, user
 exponent 0 or 0.5, rank 32-256 and eigenvalue-weighted instead of ideal filters (best 0.2787,
 the current one); EASE on a user-weighted Gram (n_u^-α, α 0-0.5) with l2 300-800 and dropout
 0.1-0.33 (best 0.2788). The conclusion is that the features any of these add carry no signal
