@@ -313,6 +313,7 @@ def _run_interactions(
             bulk_min_rows=settings.RECSITE_IMPORT_BULK_MIN_ROWS,
             ids=ids,
             staged=writer.rows_written,
+            merge_memory_mb=settings.RECSITE_IMPORT_MERGE_MEMORY_MB,
         )
         counts.update(
             rows_imported=result.rows_merged,

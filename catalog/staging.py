@@ -197,6 +197,7 @@ def merge(
     bulk_min_rows: int = 100_000,
     ids: DistinctIds | None = None,
     staged: int | None = None,
+    merge_memory_mb: int = 512,
 ) -> MergeResult:
     """Upsert the staged rows into items, raters and interactions, all in one transaction.
 
@@ -208,8 +209,11 @@ def merge(
         if staged is None:  # the writer knows; counting a big stage costs a full scan
             staged = _scalar(cursor, f"SELECT COUNT(*) FROM {table}")
         if is_postgres():
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            # The merge sorts every staged row once and builds indexes: spilling to disk costs.
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [f"{merge_memory_mb}MB"])
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", [f"{merge_memory_mb}MB"]
+            )
         bulk = is_postgres() and staged >= bulk_min_rows and _outnumbers_stored(cursor, staged)
         with bulk_merge.indexes_dropped(cursor, enabled=bulk):
             items_created = _upsert_items(cursor, table, now, ids.items if ids else None)

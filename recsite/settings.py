@@ -172,6 +172,8 @@ RECSITE_IMPORT_MAX_ERRORS = env_int("RECSITE_IMPORT_MAX_ERRORS", 10_000)
 # An interaction load of at least this many rows that outnumbers the stored interactions is
 # merged by dropping and rebuilding the table's indexes (locks the table; catalog/bulk_merge.py).
 RECSITE_IMPORT_BULK_MIN_ROWS = env_int("RECSITE_IMPORT_BULK_MIN_ROWS", 100_000)
+# PostgreSQL work_mem and maintenance_work_mem of the merge transaction (one sort, index builds).
+RECSITE_IMPORT_MERGE_MEMORY_MB = env_int("RECSITE_IMPORT_MERGE_MEMORY_MB", 512)
 RECSITE_RATING_MIN = env_float("RECSITE_RATING_MIN", 0.5)
 RECSITE_RATING_MAX = env_float("RECSITE_RATING_MAX", 5.0)
 RECSITE_MIN_INTERACTIONS_PER_RATER = env_int("RECSITE_MIN_INTERACTIONS_PER_RATER", 5)
