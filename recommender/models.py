@@ -130,7 +130,7 @@ class RecommendationSnapshot(models.Model):
     item_ids = models.JSONField(default=list)  # catalog Item primary keys, best first
     scores = models.JSONField(default=list)
     computed_at = models.DateTimeField(auto_now_add=True)
-    # How many interactions the rater had then: fewer now means one was removed since.
+    # How many interactions the rater had then: another count now means the list is stale.
     history_size = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

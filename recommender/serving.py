@@ -353,12 +353,13 @@ def _candidates(
 def _fresh_snapshot(
     run: TrainingRun, rater: Rater, latest: datetime | None, size: int
 ) -> RecommendationSnapshot | None:
-    """The precomputed list, unless the rater has interacted since it was computed or has
-    fewer interactions than then (one was removed: its item may come back, its pull is gone)."""
+    """The precomputed list, unless the rater has interacted since it was computed or has a
+    different number of interactions than then: one was removed (its item may come back, its
+    pull is gone) or an import added some with older timestamps."""
     snapshot = RecommendationSnapshot.objects.filter(run=run, rater=rater).first()
     if snapshot is None or (latest is not None and latest > snapshot.computed_at):
         return None
-    if snapshot.history_size is not None and size < snapshot.history_size:
+    if snapshot.history_size is not None and size != snapshot.history_size:
         return None
     return snapshot
 

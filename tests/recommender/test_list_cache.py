@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from catalog import freshness
 from catalog import services as catalog_services
-from catalog.models import Item, Rater
+from catalog.models import Interaction, Item, Rater
 from recommender import list_cache, services, serving
 from recommender.serving import Filters, recommend_for_rater
 from tests.recommender.helpers import launch
@@ -159,3 +162,17 @@ def test_a_rating_removed_after_the_precompute_comes_back_into_the_list(served):
 
     assert after.strategy == "folded-in"  # the precomputed list still counted that rating
     assert "i0" in ids(after)
+
+
+def test_interactions_imported_with_old_timestamps_retire_the_precomputed_list(served):
+    rater, first = served
+    top = first.items[0].item
+    long_ago = timezone.now() - timedelta(days=365)
+
+    # As an import of historical data would: older than the precomputed list.
+    Interaction.objects.create(rater=rater, item=top, value=5, occurred_at=long_ago)
+    freshness.mark_all_changed()
+    after = recommend_for_rater(rater, n=3)
+
+    assert after.strategy == "folded-in"
+    assert top.external_id not in ids(after)
