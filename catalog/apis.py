@@ -277,9 +277,9 @@ class RaterListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = RaterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rater, created = Rater.objects.update_or_create(
+        rater, created = services.rater_upsert(
             external_id=serializer.validated_data["external_id"],
-            defaults={"attributes": serializer.validated_data.get("attributes", {})},
+            attributes=serializer.validated_data.get("attributes", {}),
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(RaterSerializer(rater).data, status=code)

@@ -57,7 +57,8 @@ def active_run() -> TrainingRun | None:
     return TrainingRun.objects.filter(is_active=True).first()
 
 
-def _history_frame(rater_ids: np.ndarray) -> pd.DataFrame:
+def history_frame(rater_ids: np.ndarray) -> pd.DataFrame:
+    """The raters' current interactions, oldest first per rater (one query)."""
     rows = Interaction.objects.filter(rater_id__in=[int(r) for r in rater_ids]).values_list(
         "rater_id", "item_id", "event_type", "value", "occurred_at"
     )
@@ -108,7 +109,11 @@ def _batch(
 
 
 def rater_batch_from_training(
-    loaded: LoadedModel, user_idx: np.ndarray, rater_ids: np.ndarray, run: TrainingRun | None = None
+    loaded: LoadedModel,
+    user_idx: np.ndarray,
+    rater_ids: np.ndarray,
+    run: TrainingRun | None = None,
+    history: pd.DataFrame | None = None,
 ) -> UserBatch:
     """A batch of known raters with their current interactions (used by the precompute job).
 
@@ -116,23 +121,12 @@ def rater_batch_from_training(
     current interactions by models that would otherwise use the stored user factors.
     """
     signal = Signal.from_dict(run.signal) if run is not None else Signal()
-    history = _history_frame(rater_ids)
+    history = history_frame(rater_ids) if history is None else history
     if run is not None and run.started_at is not None and not loaded.model.uses_history:
         latest = history.groupby("rater_id")["occurred_at"].max()
         newer = set(latest[latest > run.started_at].index.tolist())
         user_idx = np.where([int(r) in newer for r in rater_ids], -1, user_idx)
     return _batch(loaded, signal, user_idx, rater_ids, history)
-
-
-def history_sizes(rater_ids: np.ndarray) -> dict[int, int]:
-    """How many interactions each rater has now (one query)."""
-    rows = (
-        Interaction.objects.filter(rater_id__in=[int(r) for r in rater_ids])
-        .values("rater_id")
-        .annotate(n=Count("id"))
-        .values_list("rater_id", "n")
-    )
-    return dict(rows)
 
 
 @dataclass(frozen=True)
@@ -182,11 +176,7 @@ def recommend_for_rater(
     if run is not None or not list_cache.enabled():
         return _compute_list(rater, n, offset, run or active_run(), filters, diversity)
     found = list_cache.lookup(rater.external_id, _request_key(n, offset, filters, diversity))
-    if found.payload is not None:
-        return _from_payload(found.payload)
-    result = _compute_list(rater, n, offset, active_run(), filters, diversity)
-    list_cache.store(found, rater.pk, _to_payload(result))
-    return result
+    return _cached_or_computed(found, rater, n, offset, filters, diversity)
 
 
 def recommend_for_external_id(
@@ -195,12 +185,31 @@ def recommend_for_external_id(
     """``recommend_for_rater`` for the rater named ``external_id``, as (rater pk, list): a
     cached list is served without reading the rater's row. Raises ``Rater.DoesNotExist``."""
     filters = filters or Filters()
-    if list_cache.enabled():
-        found = list_cache.lookup(external_id, _request_key(n, offset, filters, None))
-        if found.payload is not None and found.rater_pk is not None:
-            return found.rater_pk, _from_payload(found.payload)
+    if not list_cache.enabled():
+        rater = Rater.objects.get(external_id=external_id)
+        return rater.pk, recommend_for_rater(rater, n, offset=offset, filters=filters)
+    found = list_cache.lookup(external_id, _request_key(n, offset, filters, None))
+    if found.payload is not None and found.rater_pk is not None:
+        return found.rater_pk, _from_payload(found.payload)
     rater = Rater.objects.get(external_id=external_id)
-    return rater.pk, recommend_for_rater(rater, n, offset=offset, filters=filters)
+    return rater.pk, _cached_or_computed(found, rater, n, offset, filters, None)
+
+
+def _cached_or_computed(
+    found: list_cache.Lookup,
+    rater: Rater,
+    n: int,
+    offset: int,
+    filters: Filters,
+    diversity: float | None,
+) -> RecommendationList:
+    """The list ``found`` holds, or the active run's list computed now and stored under the
+    stamps ``found`` read (one cache lookup per request, hit or miss)."""
+    if found.payload is not None:
+        return _from_payload(found.payload)
+    result = _compute_list(rater, n, offset, active_run(), filters, diversity)
+    list_cache.store(found, rater.pk, _to_payload(result))
+    return result
 
 
 def _request_key(
@@ -377,7 +386,7 @@ def _score_now(
         Signal.from_dict(run.signal),
         np.array([user_idx]),
         np.array([rater.pk]),
-        _history_frame(np.array([rater.pk])),
+        history_frame(np.array([rater.pk])),
     )
     top_idx, top_scores = loaded.model.recommend(batch, n)
     return [

@@ -12,6 +12,7 @@ from catalog.services.entities import (
     item_upsert,
     rater_erase,
     rater_update,
+    rater_upsert,
 )
 from catalog.services.feedback import (
     WIDGET_EVENT_TYPES,
@@ -56,6 +57,7 @@ __all__ = [
     "rater_erase",
     "rater_for_user",
     "rater_update",
+    "rater_upsert",
     "read_options",
     "wait_for_import",
 ]

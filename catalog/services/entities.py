@@ -38,6 +38,15 @@ def item_delete(*, item: Item) -> None:
 # --- Raters ------------------------------------------------------------------------------------
 
 
+def rater_upsert(*, external_id: str, attributes: dict[str, Any]) -> tuple[Rater, bool]:
+    """Create a rater or replace the attributes of the one with this external id."""
+    rater, created = Rater.objects.update_or_create(
+        external_id=external_id, defaults={"attributes": attributes}
+    )
+    freshness.mark_rater_changed(external_id)  # attributes choose a new rater's list
+    return rater, created
+
+
 def rater_update(
     *, rater: Rater, external_id: str | None = None, attributes: dict[str, Any] | None = None
 ) -> Rater:

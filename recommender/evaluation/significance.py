@@ -114,12 +114,13 @@ def holm_corrected(
     tests: dict[str, PairedTest | None], alpha: float = 0.05
 ) -> dict[str, PairedTest | None]:
     """The same tests with Wilcoxon p-values adjusted for testing them all at once."""
-    present = [name for name, test in tests.items() if test is not None]
-    adjusted = holm_adjusted([tests[name].wilcoxon_pvalue for name in present])  # type: ignore[union-attr]
-    out = dict(tests)
-    for name, p in zip(present, adjusted, strict=True):
-        out[name] = replace(tests[name], adjusted_pvalue=p, significant=p < alpha)  # type: ignore[type-var]
-    return out
+    present = {name: test for name, test in tests.items() if test is not None}
+    adjusted = holm_adjusted([test.wilcoxon_pvalue for test in present.values()])
+    corrected = {
+        name: replace(test, adjusted_pvalue=p, significant=p < alpha)
+        for (name, test), p in zip(present.items(), adjusted, strict=True)
+    }
+    return {**tests, **corrected}
 
 
 def per_user_columns(frame: pd.DataFrame, columns: tuple[str, ...] = STORED_COLUMNS) -> dict:

@@ -46,7 +46,7 @@ def training_run_activate(
 
 def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
     """Store every known rater's top-``n`` for ``run_id`` in vectorised batches."""
-    from recommender.serving import history_sizes, loaded_model, rater_batch_from_training
+    from recommender.serving import history_frame, loaded_model, rater_batch_from_training
 
     run = TrainingRun.objects.get(pk=run_id)
     loaded = loaded_model(run)
@@ -55,8 +55,9 @@ def recommendations_precompute(*, run_id: int, n: int = PRECOMPUTE_N) -> int:
     snapshots = []
     for start in range(0, len(rater_ids), PRECOMPUTE_BATCH):
         user_idx = np.arange(start, min(start + PRECOMPUTE_BATCH, len(rater_ids)))
-        batch = rater_batch_from_training(loaded, user_idx, rater_ids[user_idx], run)
-        sizes = history_sizes(rater_ids[user_idx])
+        history = history_frame(rater_ids[user_idx])
+        batch = rater_batch_from_training(loaded, user_idx, rater_ids[user_idx], run, history)
+        sizes = history.groupby("rater_id").size().to_dict()
         top_idx, top_scores = loaded.model.recommend(batch, n)
         snapshots.extend(
             RecommendationSnapshot(

@@ -17,7 +17,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Rater
@@ -124,7 +124,6 @@ def _flush_in_thread() -> None:
     except Exception:  # a failed write must not kill the thread silently or loop
         logger.exception("writing pending impressions failed")
     finally:
-        close_old_connections()
         connection.close()  # this thread's own connection
 
 

@@ -176,3 +176,12 @@ def test_interactions_imported_with_old_timestamps_retire_the_precomputed_list(s
 
     assert after.strategy == "folded-in"
     assert top.external_id not in ids(after)
+
+
+def test_new_attributes_from_the_api_retire_the_raters_lists(served):
+    rater, _ = served
+    before = freshness.current_stamps(rater.external_id)[1]
+
+    catalog_services.rater_upsert(external_id=rater.external_id, attributes={"age": 30})
+
+    assert freshness.current_stamps(rater.external_id)[1] != before
