@@ -89,11 +89,10 @@ class Interaction(models.Model):
                 condition=Q(value__gte=-1e9) & Q(value__lte=1e9), name="interaction_value_finite"
             ),
         ]
-        indexes = [
-            models.Index(fields=["occurred_at"]),
-            # A rater's latest interaction decides whether their precomputed list is fresh.
-            models.Index(fields=["rater", "occurred_at"], name="interaction_rater_time"),
-        ]
+        # Each index costs every write and every import its upkeep (a bulk load rebuilds them
+        # all). A rater's rows are found through the unique index, whose first column is the
+        # rater; serving reads them whole, so no (rater, time) index pays its way.
+        indexes = [models.Index(fields=["occurred_at"])]
 
     def __str__(self) -> str:
         return f"{self.rater} {self.event_type} {self.item}: {self.value}"
