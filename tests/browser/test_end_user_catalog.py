@@ -54,6 +54,13 @@ def test_search_filter_by_genre_and_page_through_the_catalog(page, live_server, 
     assert page.input_value("#site-search") == "tale"
     screenshot("catalog-genre")
 
+    # A new search from the top bar stays within the chosen genre.
+    page.fill("#site-search", "tale 03")
+    page.press("#site-search", "Enter")
+    page.wait_for_url("**/items/?q=tale+03&genre=Drama")
+    assert listed_titles(page) == titles_in_database(search="tale 03", genre="Drama")
+    assert listed_titles(page) == ["Drama Tale 03"]
+
     page.fill("#site-search", "no such tale")
     page.press("#site-search", "Enter")
     page.wait_for_selector(".empty")
