@@ -2,7 +2,8 @@
 
 Usage::
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/tune_ease_mix.py /path/to/ml-100k [--test]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/tune_ease_mix.py /path/to/ml-100k [--test] \
+        [--ials-only] [--inner-seed 42]
 
 EVALUATION.md P1 step 6: the P1 train split (Recommenders' stratified split, seed 42) is split
 again 75/25 with the same splitter and seed; every grid point is fitted on the inner train part
@@ -10,10 +11,17 @@ and scored (NDCG@10) on the inner test part. The test split is never read for th
 ``--test`` the chosen setting is then refitted on all of the P1 train split and scored once on
 the P1 test split.
 
+The search has two stages. Stage 1 (EASE, session neighbours, spectral; iALS off) is the grid
+that chose the three-component defaults. Stage 2 starts from the stage-1 choice with the time
+context off (the serving default), fits the iALS component for each (α0, λ) of ``IALS_GRID``
+and scores ``IALS_WEIGHT_GRID`` (iALS, spectral and neighbour weights) on the fitted components;
+``--ials-only`` skips stage 1 and starts stage 2 from ``EASEMixConfig``'s defaults.
+
 The mixing weights and the time-context margin act only at scoring time, so each structural
-setting (window, popularity exponent, rank) is fitted once and the scoring grid reuses its state
-through ``from_state``. A window of 1 and 0.6/0.5 weights were also tried in a first, smaller
-grid; none came within 0.001 of the best.
+setting (window, popularity exponent, rank, iALS) is fitted once and the scoring grid reuses it
+(``from_state`` in stage 1; the per-user components and ``mix`` in stage 2). A window of 1 and
+0.6/0.5 weights were also tried in a first, smaller grid; none came within 0.001 of the best.
+``--inner-seed`` replays the inner split with another seed, to check that a choice holds up.
 """
 
 from __future__ import annotations
@@ -24,15 +32,22 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 # The script runs as ``python bench/tune_ease_mix.py``, so put the project root on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recommender.algorithms.base import TrainOptions  # noqa: E402
+from recommender.algorithms.base import AlgorithmConfig, Recommender, TrainOptions  # noqa: E402
 from recommender.algorithms.ease_mix import EASEMix, EASEMixConfig  # noqa: E402
-from recommender.data import Interactions, Vocabulary, interactions_from_frame  # noqa: E402
+from recommender.data import (  # noqa: E402
+    Interactions,
+    UserBatch,
+    Vocabulary,
+    interactions_from_frame,
+)
 from recommender.evaluation.protocols import evaluate_ranking, ranking_targets  # noqa: E402
 from recommender.evaluation.splits import stratified_split  # noqa: E402
 
@@ -45,6 +60,15 @@ WEIGHT_GRID = {
     "neighbour_weight": [0.0, 0.3, 0.6, 1.0, 1.5, 2.0],
     "spectral_weight": [0.0, 0.25, 0.5, 1.0, 1.5],
     "future_margin_days": [-1.0, 1.0, 7.0],
+}
+IALS_GRID = {
+    "ials_unobserved_weight": [0.01, 0.02, 0.03, 0.05],
+    "ials_l2": [0.01, 0.02, 0.03, 0.05],
+}
+IALS_WEIGHT_GRID = {
+    "ials_weight": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+    "spectral_weight": [0.5, 1.0, 1.5, 2.0],
+    "neighbour_weight": [1.0, 1.5, 2.0],
 }
 NAMES = ["user_id", "item_id", "value", "timestamp"]
 
@@ -70,9 +94,34 @@ def grid(values: dict[str, list]) -> list[dict]:
     return [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
 
 
-def search(train: pd.DataFrame) -> tuple[EASEMixConfig, float]:
-    """The inner-split best config and its inner NDCG@10; prints every grid point."""
-    inner_train, inner_test = stratified_split(train, ratio=0.75, seed=42)
+class Precomputed(Recommender):
+    """Fixed scores for the training users (rows by user index), to score a weight grid without
+    refolding the iALS component for every point."""
+
+    name: ClassVar[str] = "precomputed_bench"
+    config_class: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+
+    def __init__(self, scores: np.ndarray) -> None:
+        super().__init__(None)
+        self.scores = scores
+
+    def fit(self, *args: object, **kwargs: object) -> None:
+        raise NotImplementedError
+
+    def score(self, batch: UserBatch) -> np.ndarray:
+        return self.scores[batch.user_idx]
+
+    def get_state(self) -> dict[str, object]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_state(cls, config: AlgorithmConfig, state: dict[str, object]) -> Precomputed:
+        raise NotImplementedError
+
+
+def search(train: pd.DataFrame, seed: int = 42) -> tuple[EASEMixConfig, float]:
+    """Stage 1: the inner-split best config and its inner NDCG@10; prints every grid point."""
+    inner_train, inner_test = stratified_split(train, ratio=0.75, seed=seed)
     data = interactions(inner_train)
     targets = ranking_targets(data, inner_test)
     best: tuple[float, EASEMixConfig] | None = None
@@ -81,7 +130,7 @@ def search(train: pd.DataFrame) -> tuple[EASEMixConfig, float]:
         f"{'inner NDCG@10':>15}"
     )
     for structure in grid(STRUCTURE_GRID):
-        model = EASEMix(EASEMixConfig(**structure))
+        model = EASEMix(EASEMixConfig(**structure, ials_weight=0.0))
         model.fit(data, TrainOptions())
         state = model.get_state()
         for weights in grid(WEIGHT_GRID):
@@ -100,13 +149,53 @@ def search(train: pd.DataFrame) -> tuple[EASEMixConfig, float]:
     return best[1], best[0]
 
 
+def search_ials(
+    train: pd.DataFrame, start: EASEMixConfig, seed: int = 42
+) -> tuple[EASEMixConfig, float]:
+    """Stage 2: the iALS component's (α0, λ) and the mixing weights, from ``start``."""
+    inner_train, inner_test = stratified_split(train, ratio=0.75, seed=seed)
+    data = interactions(inner_train)
+    targets = ranking_targets(data, inner_test)
+    history = data.matrix(binary=True)
+    assert (np.diff(history.indptr) > 0).all()  # no empty row: ``mix`` is the whole score
+    best: tuple[float, EASEMixConfig] | None = None
+    print(f"{'alpha0':>7}{'l2':>6}{'w_ials':>7}{'w_spec':>7}{'w_nb':>6}{'inner NDCG@10':>15}")
+    for structure in grid(IALS_GRID):
+        model = EASEMix(replace(start, **structure, ials_weight=1.0, future_margin_days=-1.0))
+        model.fit(data, TrainOptions())
+        components = model.components(history)
+        for weights in grid(IALS_WEIGHT_GRID):
+            config = replace(model.config, **weights)
+            scores = EASEMix(config).mix(components)
+            value = evaluate_ranking(Precomputed(scores), data, targets, k=10, with_auc=False)
+            print(
+                f"{config.ials_unobserved_weight:>7}{config.ials_l2:>6}{config.ials_weight:>7}"
+                f"{config.spectral_weight:>7}{config.neighbour_weight:>6}"
+                f"{value['ndcg_at_10']:>15.4f}",
+                flush=True,
+            )
+            if best is None or value["ndcg_at_10"] > best[0]:
+                best = (value["ndcg_at_10"], config)
+    assert best is not None
+    return best[1], best[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path, help="folder with u.data")
     parser.add_argument("--test", action="store_true", help="score the choice once on P1 test")
+    parser.add_argument(
+        "--ials-only", action="store_true", help="skip stage 1, start from the defaults"
+    )
+    parser.add_argument("--inner-seed", type=int, default=42, help="seed of the inner split")
     args = parser.parse_args(argv)
     train, test = stratified_split(read(args.data_dir / "u.data"), ratio=0.75, seed=42)
-    config, inner = search(train)
+    if args.ials_only:
+        config = EASEMixConfig()
+    else:
+        config, inner = search(train, args.inner_seed)
+        print(f"\nstage 1 choice (inner NDCG@10 {inner:.4f}): {config.to_dict()}\n")
+    config, inner = search_ials(train, config, args.inner_seed)
     print(f"\nchosen on the inner split (NDCG@10 {inner:.4f}): {config.to_dict()}")
     if args.test:
         data = interactions(train)

@@ -27,7 +27,7 @@ ROWS = [
     ("u3", "i4", 20),
     ("u3", "i0", 30),
 ]
-EASE_ONLY = {"neighbour_weight": 0.0, "spectral_weight": 0.0}
+EASE_ONLY = {"neighbour_weight": 0.0, "spectral_weight": 0.0, "ials_weight": 0.0}
 
 
 def fitted(**values: float) -> tuple[EASEMix, object]:
@@ -92,13 +92,17 @@ def test_spectral_component_is_the_projection_on_the_top_eigenvectors():
 
 
 def test_score_is_the_weighted_sum_of_zscored_components():
-    model, data = fitted(neighbour_weight=0.4, spectral_weight=0.7, spectral_rank=2)
+    model, data = fitted(
+        neighbour_weight=0.4, spectral_weight=0.7, spectral_rank=2, ials_weight=0.3, ials_factors=3
+    )
     matrix = binary_matrix()
+    history = sp.csr_matrix(matrix, dtype=np.float32)
 
     expected = (
         zscore(matrix @ model.ease_weights)
         + 0.4 * zscore(matrix @ model.neighbour_weights)
         + 0.7 * zscore(matrix @ model.spectral_in @ model.spectral_out.T)
+        + 0.3 * zscore(model.components(history)[3])
     )
 
     scores = model.score(user_batch(data, np.arange(4), binary=False))
@@ -111,12 +115,13 @@ def test_components_are_kept_apart_even_at_zero_weight_and_mix_as_score_does():
     matrix = binary_matrix()
     history = sp.csr_matrix(matrix, dtype=np.float32)
 
-    ease, neighbours, low_pass = model.components(history)
+    ease, neighbours, low_pass, ials = model.components(history)
 
     np.testing.assert_allclose(neighbours, zscore(matrix @ model.neighbour_weights), atol=1e-5)
-    np.testing.assert_allclose(ease + 0.7 * low_pass, model.mix([ease, neighbours, low_pass]))
+    mixed = model.mix([ease, neighbours, low_pass, ials])
+    np.testing.assert_allclose(ease + 0.7 * low_pass + 4.0 * ials, mixed, atol=1e-6)
     np.testing.assert_allclose(
-        model.mix([ease, neighbours, low_pass]),
+        mixed,
         model.score(user_batch(data, np.arange(4))),
         atol=1e-5,
     )
@@ -161,7 +166,9 @@ TIMED_ROWS = [
 def timed_model(margin_days: float) -> tuple[EASEMix, object]:
     frame = pd.DataFrame(TIMED_ROWS, columns=["user_id", "item_id", "timestamp"])
     data = interactions_from_frame(frame)
-    model = EASEMix(EASEMixConfig(l2=1.0, spectral_rank=2, future_margin_days=margin_days))
+    model = EASEMix(
+        EASEMixConfig(l2=1.0, spectral_rank=2, future_margin_days=margin_days, ials_weight=0.0)
+    )
     model.fit(data)
     return model, data
 
@@ -206,6 +213,11 @@ def test_an_unknown_user_has_no_time_context():
         ({"spectral_weight": -1}, "spectral_weight"),
         ({"spectral_rank": 0}, "spectral_rank"),
         ({"future_margin_days": 40_000}, "future_margin_days"),
+        ({"ials_weight": 11}, "ials_weight"),
+        ({"ials_factors": 0}, "ials_factors"),
+        ({"ials_unobserved_weight": -0.1}, "ials_unobserved_weight"),
+        ({"ials_l2": 0.0}, "ials_l2"),
+        ({"ials_epochs": 0}, "ials_epochs"),
     ],
 )
 def test_config_validation_names_the_field(values, field):
