@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 TABLE = "catalog_interaction"
 _COLUMNS = "(rater_id, item_id, event_type, value, occurred_at, source)"
 _KEY_MATCH = "c.rater_id = l.rater_id AND c.item_id = l.item_id AND c.event_type = l.event_type"
@@ -66,13 +68,19 @@ def indexes_dropped(cursor: Any, *, enabled: bool) -> Iterator[None]:
         cursor.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
 
 
-def insert_latest(cursor: Any, staging: str) -> int:
+# Past this many repeated keys, sorting every staged row beats filtering by a list that long.
+REPEATED_KEYS_MAX = 100_000
+
+
+def insert_latest(cursor: Any, staging: str, repeated_keys: np.ndarray | None = None) -> int:
     """Merge the latest staged row of each key; returns the number of distinct keys staged.
 
     Runs between the drop and the rebuild of :func:`indexes_dropped`, so there is
     no unique index for ON CONFLICT: rows already stored are updated by a hash join instead.
+    ``repeated_keys`` holds the key hashes (the stage's ``key_hash``) that occur more than
+    once; rows of other keys are taken as they are, without sorting. None sorts every row.
     """
-    latest = _latest_rows(staging)
+    latest = _latest_rows(cursor, staging, repeated_keys)
     if not _has_rows(cursor):
         cursor.execute(f"INSERT INTO {TABLE} {_COLUMNS} {latest}")
         return int(cursor.rowcount)
@@ -93,17 +101,36 @@ def insert_latest(cursor: Any, staging: str) -> int:
     return merged
 
 
-def _latest_rows(staging: str) -> str:
+_SELECT = (
+    "r.id AS rater_id, i.id AS item_id, s.event_type, s.value, "
+    "to_timestamp(s.occurred_epoch) AS occurred_at, 'import'::text AS source"
+)
+_JOINS = (
+    "JOIN catalog_rater r ON r.external_id = s.rater JOIN catalog_item i ON i.external_id = s.item"
+)
+
+
+def _latest_rows(cursor: Any, staging: str, repeated_keys: np.ndarray | None) -> str:
+    """A SELECT of the latest staged row of each key, in the table's column order."""
     # The latest record of a (rater, item, event) wins: by timestamp, then by its line in the
-    # file. Sorting by the integer ids (not the text ids) is cheaper and hands the rows to the
-    # table in the order of its unique index.
+    # file. Sorting by the integer ids (not the text ids) is cheaper.
+    newest_first = (
+        f"SELECT DISTINCT ON (r.id, i.id, s.event_type) {_SELECT} FROM {staging} s {_JOINS} "
+        "{where} ORDER BY r.id, i.id, s.event_type, s.occurred_epoch DESC, s.line DESC"
+    )
+    if repeated_keys is None or len(repeated_keys) > REPEATED_KEYS_MAX:
+        return newest_first.format(where="")
+    if len(repeated_keys) == 0:
+        return f"SELECT {_SELECT} FROM {staging} s {_JOINS}"
+    repeated = f"{staging}_repeated"
+    cursor.execute(f"CREATE TEMP TABLE {repeated} (key_hash bigint PRIMARY KEY) ON COMMIT DROP")
+    cursor.execute(f"INSERT INTO {repeated} SELECT unnest(%s::bigint[])", [repeated_keys.tolist()])
+    cursor.execute(f"ANALYZE {repeated}")
+    is_repeated = f"EXISTS (SELECT 1 FROM {repeated} k WHERE k.key_hash = s.key_hash)"
     return (
-        "SELECT DISTINCT ON (r.id, i.id, s.event_type) r.id AS rater_id, i.id AS item_id, "
-        "s.event_type, s.value, to_timestamp(s.occurred_epoch) AS occurred_at, "
-        f"'import'::text AS source FROM {staging} s "
-        "JOIN catalog_rater r ON r.external_id = s.rater "
-        "JOIN catalog_item i ON i.external_id = s.item "
-        "ORDER BY r.id, i.id, s.event_type, s.occurred_epoch DESC, s.line DESC"
+        f"SELECT {_SELECT} FROM {staging} s {_JOINS} WHERE NOT {is_repeated} UNION ALL ("
+        + newest_first.format(where=f"WHERE {is_repeated}")
+        + ")"
     )
 
 

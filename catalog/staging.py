@@ -25,7 +25,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from catalog import bulk_merge
 
-COLUMNS = ("line", "rater", "item", "event_type", "value", "occurred_epoch")
+COLUMNS = ("line", "rater", "item", "event_type", "value", "occurred_epoch", "key_hash")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,44 @@ class DistinctIds:
         return known if len(known) <= self.limit else None
 
 
+class KeyHashes:
+    """A 64-bit hash of each staged row's (rater, item, event type), to find the keys that
+    occur more than once without sorting every staged row in the database.
+
+    Most files name each key once; then the merge inserts the rows as they are and only the
+    rows of repeated keys are sorted to pick the latest. A hash shared by two different keys
+    only sends their rows through that sort too, so collisions cost time, never correctness.
+    Past ``limit`` rows (8 bytes each) the hashes are dropped and the merge sorts everything.
+    """
+
+    def __init__(self, limit: int = 20_000_000) -> None:
+        self.limit = limit
+        self._parts: list[np.ndarray] | None = []
+        self._count = 0
+
+    def add(self, hashes: np.ndarray) -> None:
+        if self._parts is None:
+            return
+        self._count += len(hashes)
+        if self._count > self.limit:
+            self._parts = None
+        else:
+            self._parts.append(hashes)
+
+    def repeated(self) -> np.ndarray | None:
+        """The distinct hashes that occur more than once, or None once past the limit."""
+        if self._parts is None:
+            return None
+        ordered = np.sort(np.concatenate(self._parts)) if self._parts else np.zeros(0, np.int64)
+        return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+
+
+def key_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """The hash of each row's (rater, item, event_type), as signed 64-bit integers."""
+    hashed = pd.util.hash_pandas_object(frame[["rater", "item", "event_type"]], index=False)
+    return hashed.to_numpy().view(np.int64)
+
+
 def staging_table(import_id: int) -> str:
     return f"catalog_import_staging_{int(import_id)}"
 
@@ -80,7 +118,7 @@ def create(import_id: int) -> str:
         cursor.execute(
             f"CREATE {unlogged}TABLE {table} (line bigint NOT NULL, rater {text} NOT NULL, "
             f"item {text} NOT NULL, event_type {text} NOT NULL, value {real} NOT NULL, "
-            f"occurred_epoch {real} NOT NULL)"
+            f"occurred_epoch {real} NOT NULL, key_hash bigint NOT NULL)"
         )
     return table
 
@@ -103,6 +141,7 @@ class Writer:
     def __init__(self, import_id: int, ids: DistinctIds | None = None) -> None:
         self.table = staging_table(import_id)
         self.ids = ids
+        self.keys = KeyHashes()
         self._in_flight: ExitStack | None = None
         self.rows_written = 0
 
@@ -113,7 +152,9 @@ class Writer:
             return
         if self.ids is not None:
             self.ids.add(frame)
-        rows = _arrow_rows(frame)
+        hashes = key_hashes(frame)
+        self.keys.add(hashes)
+        rows = _arrow_rows(frame, hashes)
         self.rows_written += len(frame)
         if is_postgres():
             self._in_flight = _start_copy(self.table, rows)
@@ -145,12 +186,12 @@ def _insert(table: str, rows: pa.Table) -> None:
     # One transaction per chunk: in autocommit every row would be its own transaction.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
             zip(*(column.to_pylist() for column in rows.columns), strict=True),
         )
 
 
-def _arrow_rows(frame: pd.DataFrame) -> pa.Table:
+def _arrow_rows(frame: pd.DataFrame, hashes: np.ndarray) -> pa.Table:
     # The frame's text columns are Arrow-backed: pa.array takes them without a copy, where a
     # round trip through Python strings would cost more than parsing the file.
     return pa.table(
@@ -161,6 +202,7 @@ def _arrow_rows(frame: pd.DataFrame) -> pa.Table:
             "event_type": pa.array(frame["event_type"]),
             "value": pa.array(frame["value"].to_numpy(dtype="float64")),
             "occurred_epoch": pa.array(_epoch_seconds(frame["occurred_at"])),
+            "key_hash": pa.array(hashes),
         }
     )
 
@@ -198,11 +240,13 @@ def merge(
     ids: DistinctIds | None = None,
     staged: int | None = None,
     merge_memory_mb: int = 512,
+    repeated_keys: np.ndarray | None = None,
 ) -> MergeResult:
     """Upsert the staged rows into items, raters and interactions, all in one transaction.
 
     A load of at least ``bulk_min_rows`` rows that outnumbers the interactions already stored
     takes the bulk path on PostgreSQL (see :mod:`catalog.bulk_merge`); smaller ones upsert.
+    ``repeated_keys`` (:meth:`KeyHashes.repeated`) spares the bulk path sorting every row.
     """
     table = staging_table(import_id)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -219,7 +263,7 @@ def merge(
             items_created = _upsert_items(cursor, table, now, ids.items if ids else None)
             raters_created = _upsert_raters(cursor, table, now, ids.raters if ids else None)
             if bulk:
-                merged = bulk_merge.insert_latest(cursor, table)
+                merged = bulk_merge.insert_latest(cursor, table, repeated_keys)
             else:
                 merged = _upsert_interactions(cursor, table)
     # A bulk load changes the tables' statistics; refresh them so queries keep good plans.
