@@ -181,14 +181,19 @@ def wait_with_rusage(
         time.sleep(0.05)
 
 
+def migrate(database_url: str, var_dir: Path) -> Path:
+    """Migrate a fresh database; returns the log that later commands append to."""
+    log = var_dir / "manage.log"
+    if manage(["migrate", "--noinput", "-v", "0"], child_env(database_url, var_dir), log).wait():
+        raise SystemExit(f"migrate failed for {database_url}; see {log}")
+    return log
+
+
 def run_import(path: Path, database_url: str, var_dir: Path, timeout: float) -> ImportResult:
     shutil.rmtree(var_dir, ignore_errors=True)
     var_dir.mkdir(parents=True)
     env = child_env(database_url, var_dir)
-    log = var_dir / "manage.log"
-    migrate = manage(["migrate", "--noinput", "-v", "0"], env, log)
-    if migrate.wait() != 0:
-        raise SystemExit(f"migrate failed for {database_url}; see {log}")
+    log = migrate(database_url, var_dir)
     code, seconds, peak_mb = wait_with_rusage(
         manage(["import_ratings", str(path)], env, log), timeout
     )
@@ -224,6 +229,13 @@ def read_import_row(database_url: str) -> tuple[str, float | None, int, str]:
     return status, seconds, int(imported or 0), message or ""
 
 
+def copy_file(cursor: psycopg.Cursor, statement: str, path: Path) -> None:
+    """Stream the file at ``path`` into a ``COPY ... FROM STDIN`` statement."""
+    with path.open("rb") as handle, cursor.copy(statement) as copy:
+        while block := handle.read(COPY_BLOCK):
+            copy.write(block)
+
+
 # --- The baseline: bare COPY ----------------------------------------------------------------
 
 
@@ -238,10 +250,8 @@ def run_copy(path: Path, pg_url: str) -> float:
             )
             conn.commit()
             started = time.perf_counter()
-            with conn.cursor() as cursor, path.open("rb") as handle:
-                with cursor.copy("COPY ratings_copy FROM STDIN (FORMAT csv, HEADER true)") as copy:
-                    while block := handle.read(COPY_BLOCK):
-                        copy.write(block)
+            with conn.cursor() as cursor:
+                copy_file(cursor, "COPY ratings_copy FROM STDIN (FORMAT csv, HEADER true)", path)
             conn.commit()
             return time.perf_counter() - started
     finally:
@@ -261,17 +271,13 @@ def run_floor(path: Path, pg_url: str, workdir: Path) -> float:
     shutil.rmtree(var_dir, ignore_errors=True)
     var_dir.mkdir(parents=True)
     try:
-        if manage(["migrate", "--noinput", "-v", "0"], child_env(url, var_dir),
-                  var_dir / "manage.log").wait() != 0:  # fmt: skip
-            raise SystemExit(f"migrate failed for {url}; see {var_dir / 'manage.log'}")
+        migrate(url, var_dir)
         mapped = _mapped_rows(path, url, var_dir)
         with psycopg.connect(url) as conn, conn.cursor() as cursor:
             cursor.execute("SET maintenance_work_mem = '512MB'")
             started = time.perf_counter()
-            with bulk_merge.indexes_dropped(cursor, enabled=True), mapped.open("rb") as handle:
-                with cursor.copy(f"COPY {bulk_merge.TABLE} {FLOOR_COLUMNS} FROM STDIN") as copy:
-                    while block := handle.read(COPY_BLOCK):
-                        copy.write(block)
+            with bulk_merge.indexes_dropped(cursor, enabled=True):
+                copy_file(cursor, f"COPY {bulk_merge.TABLE} {FLOOR_COLUMNS} FROM STDIN", mapped)
             conn.commit()
             return time.perf_counter() - started
     finally:
@@ -286,10 +292,7 @@ def _mapped_rows(path: Path, url: str, var_dir: Path) -> Path:
         cursor.execute(
             "CREATE TEMP TABLE bare (user_id text, item_id text, rating real, ts bigint)"
         )
-        with path.open("rb") as handle:
-            with cursor.copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy:
-                while block := handle.read(COPY_BLOCK):
-                    copy.write(block)
+        copy_file(cursor, "COPY bare FROM STDIN (FORMAT csv, HEADER true)", path)
         cursor.execute(
             "INSERT INTO catalog_rater (external_id, attributes, created_at) "
             "SELECT DISTINCT user_id, '{}'::jsonb, now() FROM bare"
