@@ -6,8 +6,8 @@ Usage::
 
 Each idea is added to (or changes) the three-component mix (EASE + session neighbours +
 spectral at their pre-iALS defaults: neighbour weight 1.5, spectral weight 1.0, iALS off) at the
-setting that was best on the seed-42 inner split of the P1 train set in a small grid (given in
-``IDEAS``); the script prints inner NDCG@10 for inner seeds 42, 1 and 2 and, for the record only,
+setting that was best on the seed-42 inner split of the P1 train set in a small grid (see the
+list below); the script prints inner NDCG@10 for inner seeds 42, 1 and 2 and, for the record only,
 P1 test NDCG@10 after a refit on all of train. The adopted idea, the iALS component, is tuned by
 ``bench/tune_ease_mix.py``; its row here uses the new defaults. Results are in the module
 docstring of ``recommender/algorithms/ease_mix.py``.
@@ -22,8 +22,12 @@ Ideas:
 - ``bridge``: for consecutive items (a, b) of the user's time-ordered history, the chance that an
   item comes after a and before b in other users' sequences (window 10, decay 0.7), / pop^0.5.
 - ``prf``: pseudo-relevance feedback, the mix's top 5 added to the history at weight 0.3.
+- ``iALS (r/mean)^4``: the adopted iALS component (the other three at the new defaults) with
+  rating confidences (r / mean r)^4 in training (exponent 0-5 and weight 4-10 tried on the
+  seed-42 inner split; best 4 and 6), scored either with the same confidences in the history
+  or with the binary history that RecSite's evaluator passes to every model.
 
-Output (``OMP_NUM_THREADS=1``, about 2 minutes)::
+Output (``OMP_NUM_THREADS=1``, about 3 minutes)::
 
                                              inner 42  inner 1  inner 2  P1 test
     three-component mix                        0.2787   0.2666   0.2661   0.4841
@@ -34,6 +38,12 @@ Output (``OMP_NUM_THREADS=1``, about 2 minutes)::
     + user kNN k 50, w 0.25                    0.2785   0.2680   0.2667   0.4848
     + bridge, w 0.25                           0.2786   0.2655   0.2662   0.4820
     pseudo-feedback top 5 at 0.3               0.2741   0.2657   0.2649   0.4809
+    iALS (r/mean)^4, w 6, valued history       0.2875   0.2743   0.2741   0.4945
+    iALS (r/mean)^4, w 6, binary history       0.2843   0.2712   0.2722   0.4919
+
+The last two rows are an exploration (scored with valued histories, exponent 4); the
+model's opt-in form is ``ials_value_exponent`` (training only, scoring binary), tuned by
+``bench/tune_ease_mix.py --values-only``.
 """
 
 from __future__ import annotations
@@ -52,7 +62,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune_ease_mix import Precomputed, interactions, read  # noqa: E402
 
 from recommender.algorithms.base import TrainOptions  # noqa: E402
-from recommender.algorithms.ease_mix import EASEMix, EASEMixConfig, _zscore  # noqa: E402
+from recommender.algorithms.ease_mix import (  # noqa: E402
+    EASEMix,
+    EASEMixConfig,
+    _zscore,
+    ials_fold_in,
+    ials_item_factors,
+)
 from recommender.data import Interactions  # noqa: E402
 from recommender.evaluation.protocols import evaluate_ranking, ranking_targets  # noqa: E402
 from recommender.evaluation.splits import stratified_split  # noqa: E402
@@ -119,6 +135,27 @@ def bridge(data: Interactions, window: int, decay: float, beta: float) -> np.nda
     return _zscore(np.log1p(1e4 * scores))
 
 
+def rating_ials(data: Interactions, exponent: float, scoring: str) -> np.ndarray:
+    """The iALS component (default α0, λ, size, start) with confidences (r / mean r)^exponent
+    in training; at scoring, the history carries those confidences (``values``) or is binary
+    (``binary``, what RecSite's evaluator passes to every model)."""
+    config = EASEMixConfig()
+    ratings = data.matrix(binary=False).astype(np.float64)
+    confidences = ratings.copy()
+    confidences.data = (ratings.data / ratings.data.mean()) ** exponent
+    items = ials_item_factors(
+        confidences,
+        config.ials_factors,
+        config.ials_unobserved_weight,
+        config.ials_l2,
+        config.ials_epochs,
+        TrainOptions().rng(),
+    )
+    history = confidences if scoring == "values" else data.matrix(binary=True)
+    users = ials_fold_in(history, items, config.ials_unobserved_weight, config.ials_l2)
+    return _zscore(users @ items.T)
+
+
 def remixed(model: EASEMix, history: sp.csr_matrix) -> np.ndarray:
     """The three-component mix of a weighted (non-binary) history."""
     history = sp.csr_matrix(history, dtype=np.float32)
@@ -143,6 +180,8 @@ def ideas(data: Interactions) -> dict[str, np.ndarray]:
     np.put_along_axis(feedback, top, 0.3, axis=1)
     new = EASEMix()
     new.fit(data, TrainOptions())
+    ease, neighbours, low_pass, _ = new.components(history)
+    no_ials = ease + 1.5 * neighbours + 1.5 * low_pass
     return {
         "three-component mix": mix,
         "+ iALS (new defaults)": new.mix(new.components(history)),
@@ -152,6 +191,8 @@ def ideas(data: Interactions) -> dict[str, np.ndarray]:
         "+ user kNN k 50, w 0.25": mix + 0.25 * user_knn(history, 50),
         "+ bridge, w 0.25": mix + 0.25 * bridge(data, 10, 0.7, 0.5),
         "pseudo-feedback top 5 at 0.3": remixed(model, sp.csr_matrix(feedback)),
+        "iALS (r/mean)^4, w 6, valued history": no_ials + 6 * rating_ials(data, 4.0, "values"),
+        "iALS (r/mean)^4, w 6, binary history": no_ials + 6 * rating_ials(data, 4.0, "binary"),
     }
 
 

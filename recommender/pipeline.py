@@ -59,16 +59,21 @@ class Signal:
         event_weights: event types that count and their weight, e.g. {"rating": 1, "purchase": 3}.
         positive_threshold: for implicit-feedback models, a rating counts only if >= this
             (None: every rating counts). Rating-prediction models always see the raw values.
+        rating_values: for implicit-feedback models, a rating's value is the rating times its
+            event weight instead of the weight alone, for models that read interaction strength
+            (``ease_mix`` with ``ials_value_exponent``); models that binarise are unaffected.
     """
 
     event_weights: dict[str, float] = field(default_factory=lambda: {"rating": 1.0})
     positive_threshold: float | None = None
+    rating_values: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Signal:
         values = dict(values or {})
         weights = values.pop("event_weights", None) or {"rating": 1.0}
         threshold = values.pop("positive_threshold", None)
+        rating_values = values.pop("rating_values", False)
         if values:
             raise ConfigError(next(iter(values)), "unknown signal option")
         if not isinstance(weights, dict) or not weights:
@@ -78,7 +83,9 @@ class Signal:
                 raise ConfigError("event_weights", f"weight of {event!r} must be a positive number")
         if threshold is not None and not isinstance(threshold, int | float):
             raise ConfigError("positive_threshold", "a number or null")
-        return cls({str(k): float(v) for k, v in weights.items()}, threshold)
+        if not isinstance(rating_values, bool):
+            raise ConfigError("rating_values", "true or false")
+        return cls({str(k): float(v) for k, v in weights.items()}, threshold, rating_values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,7 +102,12 @@ class Signal:
             keep = keep & ~rejected.to_numpy()
         out = frame.loc[keep, ["user_id", "item_id", "value", "timestamp"]].copy()
         if not explicit:
-            out["value"] = events[keep].map(self.event_weights).to_numpy(dtype=np.float32)
+            weights = events[keep].map(self.event_weights).to_numpy(dtype=np.float32)
+            if self.rating_values:
+                ratings = out["value"].to_numpy(np.float32)
+                rated = (events[keep] == "rating").to_numpy() & np.isfinite(ratings)
+                weights = np.where(rated, weights * ratings, weights)
+            out["value"] = weights
             # Several event types on one pair add up to one weighted interaction.
             out = out.groupby(["user_id", "item_id"], sort=False, as_index=False).agg(
                 value=("value", "sum"), timestamp=("timestamp", "max")

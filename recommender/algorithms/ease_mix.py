@@ -53,6 +53,19 @@ Measured for issue #3 (EVALUATION.md P1, ML-100K; choices on the seed-42 inner s
   ``TrainOptions.seed``: over five seeds inner is 0.2817-0.2830 and P1 test 0.4895-0.4902
   (mean 0.4898). P1 test, refitted on all train, scored once: NDCG@10 0.4902 at the default
   seed (42), against 0.4841 before (paired +0.0061, s.e. 0.0014); P@10 0.4258, MAP 0.1544.
+- Rating confidences for iALS (opt-in, ``ials_value_exponent``): training the iALS part with
+  confidence (r / mean r)^exponent per rating, scoring the binary history as before. It needs
+  the ratings as interaction values, which RecSite's pipeline gives implicit models only with
+  the signal option ``rating_values``; with the default signal every value is 1 and the
+  exponent is inert, which is why the default stays 0. ``bench/tune_ease_mix.py
+  --values-only`` (exponent 0-5 × iALS weight 3-10, from the defaults) chose exponent 2,
+  weight 8: inner NDCG@10 0.2848 against 0.2830 (seed 1 0.2720 vs 0.2686, seed 2 0.2714 vs
+  0.2669). P1 test, once: 0.4942 (P@10 0.4310, MAP 0.1558; 0.4942-0.4949 over training seeds
+  0-3) with ``manage.py evaluate --protocol p1 --algorithm ease_mix --signal
+  '{"rating_values": true}' --params '{"ials_value_exponent": 2, "ials_weight": 8}'``.
+  Scoring with the same confidences in the history was higher still at exponent 4, weight 6
+  (inner 0.2875 / 0.2743 / 0.2741, P1 test 0.4945), but serving and the evaluator pass
+  implicit models binary histories, so the model does not rely on history values.
 - Not adopted: each idea at its best seed-42 inner point, on top of the three-component mix
   (``bench/ease_mix_extras.py`` prints this table; NDCG@10, inner seeds 42 / 1 / 2, then P1
   test for the record only):
@@ -129,7 +142,9 @@ class EASEMixConfig(AlgorithmConfig):
     The iALS component and the weights' second look (stage 2 of ``bench/tune_ease_mix.py``,
     from the above with the time context off) moved the defaults to iALS weight 4 (α0 = λ =
     0.02, 128 factors, 8 sweeps) and spectral weight 1.5: inner NDCG@10 0.2830, P1 test 0.4902
-    (figures and checks in the module docstring).
+    (figures and checks in the module docstring). Where the signal passes ratings
+    (``Signal.rating_values``), ``ials_value_exponent`` 2 with ``ials_weight`` 8 is the inner
+    choice (0.2848; P1 test 0.4942).
     """
 
     # EASE: L2 penalty λ on the Gram diagonal; > 0. Grows with the number of users.
@@ -167,6 +182,11 @@ class EASEMixConfig(AlgorithmConfig):
     ials_l2: float = 0.02
     # iALS: alternating least-squares sweeps (users, then items); 1-100.
     ials_epochs: int = 8
+    # iALS training only: an observed pair's confidence is (value / mean value)^this, with the
+    # interaction values of the training data (ratings, or event weights); 0 (the default):
+    # every pair alike. Scoring folds in the binary history either way. Inert when the values
+    # are all equal, as RecSite's default signal makes them for implicit models; 0-10.
+    ials_value_exponent: float = 0.0
 
     def validate(self) -> None:
         if not self.l2 > 0:
@@ -190,6 +210,7 @@ class EASEMixConfig(AlgorithmConfig):
         if not 0.0 < self.ials_l2 <= 100.0:
             raise ConfigError("ials_l2", f"must be in (0, 100], got {self.ials_l2}")
         check_range("ials_epochs", self.ials_epochs, 1, 100)
+        check_range("ials_value_exponent", self.ials_value_exponent, 0.0, 10.0)
 
 
 class EASEMix(Recommender):
@@ -244,7 +265,7 @@ class EASEMix(Recommender):
         if config.ials_weight > 0:
             options = options or TrainOptions()
             self.ials_items = ials_item_factors(
-                matrix,
+                value_confidences(data.matrix(binary=False), config.ials_value_exponent),
                 config.ials_factors,
                 config.ials_unobserved_weight,
                 config.ials_l2,
@@ -416,6 +437,19 @@ def spectral_basis(matrix: sp.csr_matrix, rank: int) -> tuple[np.ndarray, np.nda
     return vectors, item_scale
 
 
+def value_confidences(values: sp.csr_matrix, exponent: float) -> sp.csr_matrix:
+    """(value / mean value)^exponent for each stored entry, float64; all 1 at exponent 0 or
+    when the values are equal. A value <= 0 (or NaN) gets almost no confidence."""
+    confidences = sp.csr_matrix(values, dtype=np.float64, copy=True)
+    confidences.sum_duplicates()
+    if exponent == 0 or len(confidences.data) == 0:
+        confidences.data[:] = 1.0
+        return confidences
+    positive = np.maximum(np.nan_to_num(confidences.data, nan=0.0), 1e-6)
+    confidences.data = (positive / positive.mean()) ** exponent
+    return confidences
+
+
 # Rows solved per batched call: bounds the (rows, d, d) float64 systems to about 32 MiB at d=128.
 _SOLVE_CHUNK = 256
 
@@ -430,9 +464,11 @@ def ials_item_factors(
 ) -> np.ndarray:
     """iALS item factors (n_items, factors), float64 (Rendle et al., RecSys 2022).
 
-    Minimises Σ_observed (1 - wᵤ·hᵢ)² + α0 Σ_all (wᵤ·hᵢ)² + λ Σ_u (nᵤ + α0·|I|)‖wᵤ‖²
-    + λ Σ_i (nᵢ + α0·|U|)‖hᵢ‖² by alternating exact least squares, users then items; the
-    user factors are dropped, since ``ials_fold_in`` recomputes them from any history.
+    Minimises Σ_observed cᵤᵢ (1 - wᵤ·hᵢ)² + α0 Σ_all (wᵤ·hᵢ)² + λ Σ_u (nᵤ + α0·|I|)‖wᵤ‖²
+    + λ Σ_i (nᵢ + α0·|U|)‖hᵢ‖² by alternating exact least squares, users then items, where
+    the confidence cᵤᵢ is the stored value of ``matrix`` (1 for a binary matrix; see
+    ``value_confidences``) and nᵤ, nᵢ count stored entries.
+    The user factors are dropped, since ``ials_fold_in`` recomputes them from any history.
     Item factors start from N(0, 0.1/√d), as in the paper.
     """
     item_factors = rng.normal(0.0, 0.1 / np.sqrt(factors), (matrix.shape[1], factors))
@@ -450,9 +486,10 @@ def ials_fold_in(
     l2: float,
     gram: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The iALS user factors (b, d) that best fit each binary history row, float64: the same
-    exact step as a user update in training, so a known user's factors are reproduced and an
-    unknown one is treated alike. An empty row gets zeros. ``gram`` (item_factorsᵀ·item_factors)
+    """The iALS user factors (b, d) that best fit each history row (stored values are the
+    confidences, 1 for a binary row), float64: the same exact step as a user update in
+    training, so a known user's factors are reproduced and an unknown one is treated alike.
+    An empty row gets zeros. ``gram`` (item_factorsᵀ·item_factors)
     may be passed to skip recomputing it."""
     return _ials_solve(history, item_factors.astype(np.float64), unobserved_weight, l2, gram)
 
@@ -464,7 +501,8 @@ def _ials_solve(
     l2: float,
     gram: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For each row r with observed columns O: (Fᴼᵀ Fᴼ + α0 FᵀF + λ(|O| + α0·n) I) x = Fᴼᵀ 1."""
+    """For each row r with observed columns O and confidences c (the stored values):
+    (Fᴼᵀ diag(c) Fᴼ + α0 FᵀF + λ(|O| + α0·n) I) x = Fᴼᵀ c."""
     n_other, d = fixed.shape
     out = np.zeros((rows.shape[0], d))
     if d == 0:
@@ -479,8 +517,10 @@ def _ials_solve(
         systems = np.empty((stop - start, d, d))
         targets = np.zeros((stop - start, d))
         for offset, row in enumerate(range(start, stop)):
-            observed = fixed[rows.indices[rows.indptr[row] : rows.indptr[row + 1]]]
-            systems[offset] = gram + observed.T @ observed + penalty[row] * eye
-            targets[offset] = observed.sum(axis=0)
+            stored = slice(rows.indptr[row], rows.indptr[row + 1])
+            observed = fixed[rows.indices[stored]]
+            weighted = observed * rows.data[stored, None]
+            systems[offset] = gram + weighted.T @ observed + penalty[row] * eye
+            targets[offset] = weighted.sum(axis=0)
         out[start:stop] = np.linalg.solve(systems, targets[..., None])[..., 0]
     return out

@@ -218,6 +218,7 @@ def test_an_unknown_user_has_no_time_context():
         ({"ials_unobserved_weight": -0.1}, "ials_unobserved_weight"),
         ({"ials_l2": 0.0}, "ials_l2"),
         ({"ials_epochs": 0}, "ials_epochs"),
+        ({"ials_value_exponent": -1}, "ials_value_exponent"),
     ],
 )
 def test_config_validation_names_the_field(values, field):

@@ -13,6 +13,7 @@ from recommender.algorithms.ease_mix import (
     EASEMixConfig,
     ials_fold_in,
     ials_item_factors,
+    value_confidences,
 )
 from recommender.data import Interactions, UserBatch, interactions_from_frame, user_batch
 
@@ -20,14 +21,15 @@ from recommender.data import Interactions, UserBatch, interactions_from_frame, u
 def objective(
     matrix: np.ndarray, users: np.ndarray, items: np.ndarray, alpha0: float, l2: float
 ) -> float:
-    """Rendle et al.'s iALS loss with frequency-scaled L2 (ν = 1), written out directly."""
+    """Rendle et al.'s iALS loss with frequency-scaled L2 (ν = 1), written out directly; the
+    matrix's non-zero values are the observed pairs' confidences."""
     predicted = users @ items.T
     observed = matrix > 0
     n_users, n_items = matrix.shape
     user_penalty = (observed.sum(axis=1) + alpha0 * n_items) * (users**2).sum(axis=1)
     item_penalty = (observed.sum(axis=0) + alpha0 * n_users) * (items**2).sum(axis=1)
     return float(
-        ((1.0 - predicted[observed]) ** 2).sum()
+        (matrix[observed] * (1.0 - predicted[observed]) ** 2).sum()
         + alpha0 * (predicted**2).sum()
         + l2 * (user_penalty.sum() + item_penalty.sum())
     )
@@ -59,9 +61,12 @@ def test_an_empty_history_folds_in_to_zero_even_without_unobserved_weight():
     np.testing.assert_array_equal(got, np.zeros((1, 2)))
 
 
-def test_each_sweep_lowers_the_loss():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_each_sweep_lowers_the_loss(weighted):
     rng = np.random.default_rng(1)
     matrix = (rng.random((12, 9)) < 0.35).astype(float)
+    if weighted:  # confidences in [0.2, 3)
+        matrix *= rng.uniform(0.2, 3.0, matrix.shape)
     csr = sp.csr_matrix(matrix)
     alpha0, l2 = 0.05, 0.05
     losses = []
@@ -139,3 +144,72 @@ def test_a_state_saved_before_the_ials_component_still_loads_and_scores():
     loaded = EASEMix.from_state(EASEMixConfig(l2=1.0, spectral_rank=2), state)
 
     np.testing.assert_allclose(loaded.score(batch), model.score(batch), atol=1e-6)
+
+
+def test_fold_in_weights_each_observed_item_by_its_confidence():
+    rng = np.random.default_rng(2)
+    items = rng.normal(size=(6, 3))
+    confidences = np.array([2.0, 0.5, 1.5])
+    history = sp.csr_matrix((confidences, ([0, 0, 0], [1, 3, 4])), shape=(1, 6))
+    alpha0, l2 = 0.2, 0.3
+
+    got = ials_fold_in(history, items, alpha0, l2)
+
+    # Weighted least squares as ordinary least squares: observed rows scaled by √c.
+    observed = items[[1, 3, 4]] * np.sqrt(confidences)[:, None]
+    ridge = np.sqrt(l2 * (3 + alpha0 * 6)) * np.eye(3)
+    design = np.vstack([observed, np.sqrt(alpha0) * items, ridge])
+    target = np.concatenate([np.sqrt(confidences), np.zeros(6 + 3)])
+    np.testing.assert_allclose(got[0], np.linalg.lstsq(design, target, rcond=None)[0], atol=1e-10)
+
+
+def test_value_confidences_are_powers_of_the_value_over_its_mean():
+    values = sp.csr_matrix(np.array([[1.0, 0.0, 5.0], [3.0, 3.0, 0.0]]))
+
+    got = value_confidences(values, 2.0)
+
+    np.testing.assert_allclose(got.toarray(), np.array([[1 / 9, 0, 25 / 9], [1, 1, 0]]))
+    np.testing.assert_array_equal(value_confidences(values, 0.0).data, 1.0)
+    np.testing.assert_array_equal(
+        value_confidences(sp.csr_matrix(np.full((2, 2), 4.0)), 3.0).data, 1.0
+    )
+
+
+def rated(values: list[float]) -> Interactions:
+    rows = [(f"u{u}", f"i{i}") for u in range(4) for i in range(4) if (u + i) % 3]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id"]).assign(
+        timestamp=np.arange(len(rows)), value=[values[k % len(values)] for k in range(len(rows))]
+    )
+    return interactions_from_frame(frame)
+
+
+def test_equal_values_make_the_value_exponent_inert():
+    data = rated([1.0])
+    binary, weighted = (
+        EASEMix(EASEMixConfig(l2=1.0, spectral_rank=2, ials_value_exponent=exponent))
+        for exponent in (0.0, 4.0)
+    )
+    binary.fit(data)
+    weighted.fit(data)
+
+    np.testing.assert_allclose(weighted.ials_items, binary.ials_items, atol=1e-6)
+
+
+def test_value_confidences_change_training_but_scoring_reads_the_binary_history():
+    data = rated([1.0, 5.0, 3.0])
+    binary, weighted = (
+        EASEMix(EASEMixConfig(l2=1.0, spectral_rank=2, ials_value_exponent=exponent))
+        for exponent in (0.0, 2.0)
+    )
+    binary.fit(data)
+    weighted.fit(data)
+    valued = user_batch(data, np.arange(data.n_users), binary=False)
+    plain = user_batch(data, np.arange(data.n_users), binary=True)
+    confidences = value_confidences(data.matrix(binary=False), 2.0)
+    expected = ials_item_factors(confidences, 128, 0.02, 0.02, 8, TrainOptions().rng()).astype(
+        np.float32
+    )
+
+    np.testing.assert_allclose(weighted.ials_items, expected, atol=1e-6)
+    assert not np.allclose(weighted.ials_items, binary.ials_items, atol=1e-3)
+    np.testing.assert_allclose(weighted.score(valued), weighted.score(plain), atol=1e-6)
