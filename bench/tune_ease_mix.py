@@ -25,17 +25,16 @@ setting (window, popularity exponent, rank, iALS) is fitted once and the scoring
 ``--inner-seed`` replays the inner split with another seed, to check that a choice holds up.
 
 Stage 3 (``--values``, or ``--values-only`` from the defaults) trains the iALS component with
-rating confidences, (r / mean r)^``ials_value_exponent``, and re-weights it. This script's
-data carry the ratings as interaction values; RecSite's pipeline gives implicit models event
-weights instead (1 per rating by default), where the exponent is inert, so stage 3's choice
-is not the default (see the ease_mix module docstring). ``--values-only --test`` ends with:
-exponent 2, iALS weight 8, inner NDCG@10 0.2848, then "P1 test, refitted on all train: NDCG@10
-0.4942 P@10 0.4310 MAP 0.1558".
+rating confidences, (r / mean r)^``ials_value_exponent``, and re-weights it (this script's
+data carry the ratings as interaction values, as the pipeline hands them to ``ease_mix``).
+Stages 1 and 2 train on the binary matrix. ``--values-only --test`` ends with: exponent 2,
+iALS weight 8 (the current defaults), inner NDCG@10 0.2848, then "P1 test, refitted on all
+train: NDCG@10 0.4942 P@10 0.4310 MAP 0.1558".
 
-A full run with ``--test`` (about 9 minutes on one thread) ends with: stage 1 choice 0.2787 (the
-three-component defaults), stage 2 choice 0.2830 (α0 = λ = 0.02, iALS weight 4, spectral 1.5,
-neighbour 1.5: the current defaults), then "P1 test, refitted on all train: NDCG@10 0.4902
-P@10 0.4258 MAP 0.1544".
+A run with ``--test`` and without ``--values`` (about 9 minutes on one thread) ends with:
+stage 1 choice 0.2787 (the three-component defaults), stage 2 choice 0.2830 (α0 = λ = 0.02,
+iALS weight 4, spectral 1.5, neighbour 1.5, binary), then "P1 test, refitted on all train:
+NDCG@10 0.4902 P@10 0.4258 MAP 0.1544"; ``--values`` continues from there to the defaults.
 """
 
 from __future__ import annotations
@@ -147,7 +146,7 @@ def search(train: pd.DataFrame, seed: int = 42) -> tuple[EASEMixConfig, float]:
         f"{'inner NDCG@10':>15}"
     )
     for structure in grid(STRUCTURE_GRID):
-        model = EASEMix(EASEMixConfig(**structure, ials_weight=0.0))
+        model = EASEMix(EASEMixConfig(**structure, ials_weight=0.0, ials_value_exponent=0.0))
         model.fit(data, TrainOptions())
         state = model.get_state()
         for weights in grid(WEIGHT_GRID):
@@ -178,7 +177,15 @@ def search_ials(
     best: tuple[float, EASEMixConfig] | None = None
     print(f"{'alpha0':>7}{'l2':>6}{'w_ials':>7}{'w_spec':>7}{'w_nb':>6}{'inner NDCG@10':>15}")
     for structure in grid(IALS_GRID):
-        model = EASEMix(replace(start, **structure, ials_weight=1.0, future_margin_days=-1.0))
+        model = EASEMix(
+            replace(
+                start,
+                **structure,
+                ials_weight=1.0,
+                future_margin_days=-1.0,
+                ials_value_exponent=0.0,  # stage 2 trains on the binary matrix
+            )
+        )
         model.fit(data, TrainOptions())
         components = model.components(history)
         for weights in grid(IALS_WEIGHT_GRID):

@@ -60,8 +60,9 @@ class Signal:
         positive_threshold: for implicit-feedback models, a rating counts only if >= this
             (None: every rating counts). Rating-prediction models always see the raw values.
         rating_values: for implicit-feedback models, a rating's value is the rating times its
-            event weight instead of the weight alone, for models that read interaction strength
-            (``ease_mix`` with ``ials_value_exponent``); models that binarise are unaffected.
+            event weight instead of the weight alone; models that binarise are unaffected.
+            Models that read interaction strength (``Recommender.reads_rating_values``, e.g.
+            ``ease_mix``) get rating values whatever this says.
     """
 
     event_weights: dict[str, float] = field(default_factory=lambda: {"rating": 1.0})
@@ -90,8 +91,11 @@ class Signal:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def apply(self, frame: pd.DataFrame, explicit: bool) -> pd.DataFrame:
-        """Rows that count, with ``value`` = rating (explicit models) or weight (implicit)."""
+    def apply(
+        self, frame: pd.DataFrame, explicit: bool, rating_values: bool = False
+    ) -> pd.DataFrame:
+        """Rows that count, with ``value`` = rating (explicit models) or weight (implicit);
+        ``rating_values`` (a model that reads interaction strength) acts as the option does."""
         events = frame["event_type"] if "event_type" in frame else pd.Series("rating", frame.index)
         # Not in-place: with pandas copy-on-write, to_numpy() can hand back a read-only view.
         keep = events.isin(list(self.event_weights)).to_numpy()
@@ -103,7 +107,7 @@ class Signal:
         out = frame.loc[keep, ["user_id", "item_id", "value", "timestamp"]].copy()
         if not explicit:
             weights = events[keep].map(self.event_weights).to_numpy(dtype=np.float32)
-            if self.rating_values:
+            if self.rating_values or rating_values:
                 ratings = out["value"].to_numpy(np.float32)
                 rated = (events[keep] == "rating").to_numpy() & np.isfinite(ratings)
                 weights = np.where(rated, weights * ratings, weights)
@@ -207,7 +211,9 @@ def run_protocol(
     options = options or TrainOptions()
     signal = signal or Signal()
     model = build_model(algorithm, config)
-    data = signal.apply(frame, explicit=model.predicts_ratings)
+    data = signal.apply(
+        frame, explicit=model.predicts_ratings, rating_values=model.reads_rating_values
+    )
     side = SideData.of(item_features, user_features)
     if diversity > 0 and side.genre_flags is not None and protocol in ("p1", "p3"):
         model = Diversified(model, side.genre_flags, diversity)  # type: ignore[assignment]
@@ -352,7 +358,9 @@ def fit_for_serving(
     (serving can then recommend them). Other models know only items with interactions.
     """
     model = build_model(algorithm, config)
-    data = (signal or Signal()).apply(frame, explicit=model.predicts_ratings)
+    data = (signal or Signal()).apply(
+        frame, explicit=model.predicts_ratings, rating_values=model.reads_rating_values
+    )
     side = SideData.of(item_features, user_features)
     catalogue = None
     if model.uses_item_content and side.content is not None:

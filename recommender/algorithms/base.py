@@ -139,6 +139,9 @@ class Recommender(ABC):
     #: True when the model learns from ``Interactions.item_features`` (titles, genres), so it
     #: can score items that have no interactions yet (cold-start items).
     uses_item_content: ClassVar[bool] = False
+    #: True when ``fit`` weighs implicit interactions by their values: the signal then hands
+    #: it rating × event weight instead of the event weight alone (``Signal.rating_values``).
+    reads_rating_values: ClassVar[bool] = False
 
     def __init__(self, config: AlgorithmConfig | None = None) -> None:
         self.config = config or self.config_class()

@@ -17,8 +17,9 @@ fourth folds the history into an iALS factor model:
    GF-CF (Shen et al., CIKM 2021). It smooths over the global taste structure that a sparse
    item-item model misses.
 4. **iALS** (Rendle et al., "Revisiting the performance of iALS on item recommendation
-   benchmarks", RecSys 2022): item factors from alternating least squares on the binary matrix
-   with a uniform weight α0 on unobserved pairs and frequency-scaled L2 (ν = 1). At scoring
+   benchmarks", RecSys 2022): item factors from alternating least squares, each observed pair
+   weighted by its rating confidence (r / mean r)^2, a uniform weight α0 on unobserved pairs
+   and frequency-scaled L2 (ν = 1). At scoring
    time the user's factors are the exact ridge fit of the history to the item factors (the same
    step as a user update in training), so no user factors are stored. Lightly regularised
    (α0 = λ = 0.02) it is a weaker model on its own (inner NDCG@10 about 0.26 against 0.27 at
@@ -53,16 +54,16 @@ Measured for issue #3 (EVALUATION.md P1, ML-100K; choices on the seed-42 inner s
   ``TrainOptions.seed``: over five seeds inner is 0.2817-0.2830 and P1 test 0.4895-0.4902
   (mean 0.4898). P1 test, refitted on all train, scored once: NDCG@10 0.4902 at the default
   seed (42), against 0.4841 before (paired +0.0061, s.e. 0.0014); P@10 0.4258, MAP 0.1544.
-- Rating confidences for iALS (opt-in, ``ials_value_exponent``): training the iALS part with
-  confidence (r / mean r)^exponent per rating, scoring the binary history as before. It needs
-  the ratings as interaction values, which RecSite's pipeline gives implicit models only with
-  the signal option ``rating_values``; with the default signal every value is 1 and the
-  exponent is inert, which is why the default stays 0. ``bench/tune_ease_mix.py
-  --values-only`` (exponent 0-5 × iALS weight 3-10, from the defaults) chose exponent 2,
-  weight 8: inner NDCG@10 0.2848 against 0.2830 (seed 1 0.2720 vs 0.2686, seed 2 0.2714 vs
-  0.2669). P1 test, once: 0.4942 (P@10 0.4310, MAP 0.1558; 0.4942-0.4949 over training seeds
-  0-3) with ``manage.py evaluate --protocol p1 --algorithm ease_mix --signal
-  '{"rating_values": true}' --params '{"ials_value_exponent": 2, "ials_weight": 8}'``.
+- Rating confidences for iALS (adopted, the defaults since): training the iALS part with
+  confidence (r / mean r)^exponent per rating, scoring the binary history as before. The model
+  declares ``reads_rating_values``, so the signal hands it rating × event weight instead of
+  the event weight alone; with clicks or views only every value is equal and the exponent is
+  inert. ``bench/tune_ease_mix.py --values-only`` (exponent 0-5 × iALS weight 3-10, from the
+  binary defaults) chose exponent 2, weight 8: inner NDCG@10 0.2848 against 0.2830 (seed 1
+  0.2720 vs 0.2686, seed 2 0.2714 vs 0.2669). P1 test, once: 0.4942 (P@10 0.4310, MAP 0.1558;
+  0.4942-0.4949 over training seeds 0-3, where the binary version gave 0.4895-0.4902) with
+  ``manage.py evaluate --protocol p1 --algorithm ease_mix``. Before the model asked for
+  ratings itself, the same figure needed ``--signal '{"rating_values": true}'``.
   Scoring with the same confidences in the history was higher still at exponent 4, weight 6
   (inner 0.2875 / 0.2743 / 0.2741, P1 test 0.4945), but serving and the evaluator pass
   implicit models binary histories, so the model does not rely on history values.
@@ -142,9 +143,9 @@ class EASEMixConfig(AlgorithmConfig):
     The iALS component and the weights' second look (stage 2 of ``bench/tune_ease_mix.py``,
     from the above with the time context off) moved the defaults to iALS weight 4 (α0 = λ =
     0.02, 128 factors, 8 sweeps) and spectral weight 1.5: inner NDCG@10 0.2830, P1 test 0.4902
-    (figures and checks in the module docstring). Where the signal passes ratings
-    (``Signal.rating_values``), ``ials_value_exponent`` 2 with ``ials_weight`` 8 is the inner
-    choice (0.2848; P1 test 0.4942).
+    (figures and checks in the module docstring). Rating confidences then moved them to
+    ``ials_value_exponent`` 2 with ``ials_weight`` 8, the inner choice (0.2848; P1 test
+    0.4942).
     """
 
     # EASE: L2 penalty λ on the Gram diagonal; > 0. Grows with the number of users.
@@ -172,7 +173,7 @@ class EASEMixConfig(AlgorithmConfig):
     future_margin_days: float = -1.0
     # Weight of the iALS fold-in component relative to EASE; 0 switches it off (and skips its
     # training); 0-10.
-    ials_weight: float = 4.0
+    ials_weight: float = 8.0
     # iALS: latent dimensions; 1-1024.
     ials_factors: int = 128
     # iALS: weight α0 of the unobserved (user, item) pairs, pushed towards 0; 0-1.
@@ -183,10 +184,10 @@ class EASEMixConfig(AlgorithmConfig):
     # iALS: alternating least-squares sweeps (users, then items); 1-100.
     ials_epochs: int = 8
     # iALS training only: an observed pair's confidence is (value / mean value)^this, with the
-    # interaction values of the training data (ratings, or event weights); 0 (the default):
-    # every pair alike. Scoring folds in the binary history either way. Inert when the values
-    # are all equal, as RecSite's default signal makes them for implicit models; 0-10.
-    ials_value_exponent: float = 0.0
+    # interaction values of the training data (rating × event weight: the model asks the signal
+    # for rating values); 0: every pair alike. Scoring folds in the binary history either way.
+    # Inert when the values are all equal (clicks or views only); 0-10.
+    ials_value_exponent: float = 2.0
 
     def validate(self) -> None:
         if not self.l2 > 0:
@@ -219,6 +220,8 @@ class EASEMix(Recommender):
     name: ClassVar[str] = "ease_mix"
     config_class: ClassVar[type[AlgorithmConfig]] = EASEMixConfig
     uses_history: ClassVar[bool] = True
+    # Ratings weigh the iALS part's training (``ials_value_exponent``).
+    reads_rating_values: ClassVar[bool] = True
     contract_config: ClassVar[dict[str, Any]] = {"l2": 1.0, "spectral_rank": 4}
     config: EASEMixConfig
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.algorithms.base import ConfigError
+from recommender.algorithms.base import ConfigError, TrainOptions
 from recommender.algorithms.ease_mix import EASEMix, EASEMixConfig, value_confidences
 from recommender.data import interactions_from_frame
 from recommender.pipeline import Signal
@@ -75,3 +75,25 @@ def test_ease_mix_trains_its_ials_on_the_rating_confidences_the_signal_passes():
         np.sort(confidences.data), np.sort((np.array([4.0, 2.0, 5.0, 1.0]) / 3.0) ** 2)
     )
     assert model.ials_items.shape == (data.n_items, model.config.ials_factors)
+
+
+def test_a_model_that_reads_rating_values_gets_them_without_the_option():
+    assert EASEMix.reads_rating_values
+
+    got = values_by_pair(Signal().apply(EVENTS, explicit=False, rating_values=True))
+
+    # The default weights count ratings only: u2's purchase of b is left out.
+    assert got == {("u1", "a"): 4.0, ("u1", "b"): 2.0, ("u2", "a"): 5.0, ("u2", "b"): 1.0}
+
+
+def test_training_through_the_pipeline_hands_ease_mix_the_ratings(monkeypatch):
+    from recommender import pipeline
+
+    seen = []
+    monkeypatch.setattr(
+        EASEMix, "fit", lambda self, data, *a, **k: seen.append(data.matrix(binary=False))
+    )
+
+    pipeline.fit_for_serving(EVENTS, "ease_mix", {"spectral_rank": 1}, TrainOptions())
+
+    assert sorted(seen[0].data.tolist()) == [1.0, 2.0, 4.0, 5.0]

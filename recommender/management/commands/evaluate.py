@@ -150,7 +150,10 @@ def _explicit_test(
     import time
 
     model = build_model(algorithm, params)
-    train = interactions_from_frame(signal.apply(train_frame, explicit=model.predicts_ratings))
+    signalled = signal.apply(
+        train_frame, explicit=model.predicts_ratings, rating_values=model.reads_rating_values
+    )
+    train = interactions_from_frame(signalled)
     started = time.perf_counter()
     model.fit(train, options)
     fit_seconds = time.perf_counter() - started

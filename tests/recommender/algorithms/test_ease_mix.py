@@ -119,7 +119,7 @@ def test_components_are_kept_apart_even_at_zero_weight_and_mix_as_score_does():
 
     np.testing.assert_allclose(neighbours, zscore(matrix @ model.neighbour_weights), atol=1e-5)
     mixed = model.mix([ease, neighbours, low_pass, ials])
-    np.testing.assert_allclose(ease + 0.7 * low_pass + 4.0 * ials, mixed, atol=1e-6)
+    np.testing.assert_allclose(ease + 0.7 * low_pass + 8.0 * ials, mixed, atol=1e-6)
     np.testing.assert_allclose(
         mixed,
         model.score(user_batch(data, np.arange(4))),
