@@ -234,8 +234,9 @@ class EASEMix(Recommender):
         self.popularity = np.zeros(0, dtype=np.float32)
         # iALS item factors (n_items, ials_factors); zero columns while the component is off.
         self.ials_items = np.zeros((0, 0), dtype=np.float32)
-        # ials_itemsᵀ·ials_items in float64, computed on first use: every scoring call needs it.
-        self._ials_gram: np.ndarray | None = None
+        # (float64 item factors, their Gram), made on first scoring: serving scores one user
+        # at a time, and both cost O(items · d) or more to rebuild.
+        self._ials_cache: tuple[np.ndarray, np.ndarray] | None = None
         # Seconds since the epoch, float64: each item's first and each user's last interaction.
         self.item_first_seen = np.zeros(0, dtype=np.float64)
         self.user_last_seen = np.zeros(0, dtype=np.float64)
@@ -264,7 +265,7 @@ class EASEMix(Recommender):
         self.spectral_out = (basis * item_scale[:, None]).astype(np.float32)
         self.popularity = popularity.astype(np.float32)
         self.ials_items = np.zeros((data.n_items, 0), dtype=np.float32)
-        self._ials_gram = None
+        self._ials_cache = None
         if config.ials_weight > 0:
             options = options or TrainOptions()
             self.ials_items = ials_item_factors(
@@ -324,12 +325,11 @@ class EASEMix(Recommender):
 
     def _ials(self, history: sp.csr_matrix) -> np.ndarray:
         config = self.config
-        items = self.ials_items.astype(np.float64)
-        if self._ials_gram is None:
-            self._ials_gram = items.T @ items
-        users = ials_fold_in(
-            history, items, config.ials_unobserved_weight, config.ials_l2, self._ials_gram
-        )
+        if self._ials_cache is None:
+            items = self.ials_items.astype(np.float64)
+            self._ials_cache = (items, items.T @ items)
+        items, gram = self._ials_cache
+        users = ials_fold_in(history, items, config.ials_unobserved_weight, config.ials_l2, gram)
         return _zscore(users @ self.ials_items.T)
 
     def _rank_empty_by_popularity(self, scores: np.ndarray, history: sp.csr_matrix) -> None:
@@ -494,7 +494,8 @@ def ials_fold_in(
     training, so a known user's factors are reproduced and an unknown one is treated alike.
     An empty row gets zeros. ``gram`` (item_factorsᵀ·item_factors)
     may be passed to skip recomputing it."""
-    return _ials_solve(history, item_factors.astype(np.float64), unobserved_weight, l2, gram)
+    factors = np.asarray(item_factors, dtype=np.float64)  # no copy when already float64
+    return _ials_solve(history, factors, unobserved_weight, l2, gram)
 
 
 def _ials_solve(
