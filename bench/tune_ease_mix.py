@@ -43,6 +43,7 @@ import argparse
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -169,39 +170,17 @@ def search_ials(
     train: pd.DataFrame, start: EASEMixConfig, seed: int = 42
 ) -> tuple[EASEMixConfig, float]:
     """Stage 2: the iALS component's (α0, λ) and the mixing weights, from ``start``."""
-    inner_train, inner_test = stratified_split(train, ratio=0.75, seed=seed)
-    data = interactions(inner_train)
-    targets = ranking_targets(data, inner_test)
-    history = data.matrix(binary=True)
-    assert (np.diff(history.indptr) > 0).all()  # no empty row: ``mix`` is the whole score
-    best: tuple[float, EASEMixConfig] | None = None
-    print(f"{'alpha0':>7}{'l2':>6}{'w_ials':>7}{'w_spec':>7}{'w_nb':>6}{'inner NDCG@10':>15}")
-    for structure in grid(IALS_GRID):
-        model = EASEMix(
-            replace(
-                start,
-                **structure,
-                ials_weight=1.0,
-                future_margin_days=-1.0,
-                ials_value_exponent=0.0,  # stage 2 trains on the binary matrix
-            )
-        )
-        model.fit(data, TrainOptions())
-        components = model.components(history)
-        for weights in grid(IALS_WEIGHT_GRID):
-            config = replace(model.config, **weights)
-            scores = EASEMix(config).mix(components)
-            value = evaluate_ranking(Precomputed(scores), data, targets, k=10, with_auc=False)
-            print(
-                f"{config.ials_unobserved_weight:>7}{config.ials_l2:>6}{config.ials_weight:>7}"
-                f"{config.spectral_weight:>7}{config.neighbour_weight:>6}"
-                f"{value['ndcg_at_10']:>15.4f}",
-                flush=True,
-            )
-            if best is None or value["ndcg_at_10"] > best[0]:
-                best = (value["ndcg_at_10"], config)
-    assert best is not None
-    return best[1], best[0]
+    fits = [
+        # Stage 2 trains the iALS part on the binary matrix.
+        replace(start, **s, ials_weight=1.0, future_margin_days=-1.0, ials_value_exponent=0.0)
+        for s in grid(IALS_GRID)
+    ]
+    return _weigh_components(
+        train, seed, fits, IALS_WEIGHT_GRID,
+        f"{'alpha0':>7}{'l2':>6}{'w_ials':>7}{'w_spec':>7}{'w_nb':>6}",
+        lambda c: f"{c.ials_unobserved_weight:>7}{c.ials_l2:>6}{c.ials_weight:>7}"
+        f"{c.spectral_weight:>7}{c.neighbour_weight:>6}",
+    )  # fmt: skip
 
 
 def search_values(
@@ -209,26 +188,39 @@ def search_values(
 ) -> tuple[EASEMixConfig, float]:
     """Stage 3: iALS trained with rating confidences ((r / mean r)^exponent; this script's data
     carry the ratings as values) and the iALS weight, from ``start``."""
+    fits = [replace(start, **s, future_margin_days=-1.0) for s in grid(VALUE_GRID)]
+    return _weigh_components(
+        train, seed, fits, VALUE_WEIGHT_GRID, f"{'exponent':>9}{'w_ials':>7}",
+        lambda c: f"{c.ials_value_exponent:>9}{c.ials_weight:>7}",
+    )  # fmt: skip
+
+
+def _weigh_components(
+    train: pd.DataFrame,
+    seed: int,
+    fits: list[EASEMixConfig],
+    weight_grid: dict[str, list],
+    header: str,
+    row: Callable[[EASEMixConfig], str],
+) -> tuple[EASEMixConfig, float]:
+    """Fit each of ``fits`` on the inner split once, score every point of ``weight_grid`` on
+    its components, print a row each; the best config and its inner NDCG@10."""
     inner_train, inner_test = stratified_split(train, ratio=0.75, seed=seed)
     data = interactions(inner_train)
     targets = ranking_targets(data, inner_test)
     history = data.matrix(binary=True)
     assert (np.diff(history.indptr) > 0).all()  # no empty row: ``mix`` is the whole score
     best: tuple[float, EASEMixConfig] | None = None
-    print(f"{'exponent':>9}{'w_ials':>7}{'inner NDCG@10':>15}")
-    for structure in grid(VALUE_GRID):
-        model = EASEMix(replace(start, **structure, future_margin_days=-1.0))
+    print(f"{header}{'inner NDCG@10':>15}")
+    for fit_config in fits:
+        model = EASEMix(fit_config)
         model.fit(data, TrainOptions())
         components = model.components(history)
-        for weights in grid(VALUE_WEIGHT_GRID):
+        for weights in grid(weight_grid):
             config = replace(model.config, **weights)
             scores = EASEMix(config).mix(components)
             value = evaluate_ranking(Precomputed(scores), data, targets, k=10, with_auc=False)
-            print(
-                f"{config.ials_value_exponent:>9}{config.ials_weight:>7}"
-                f"{value['ndcg_at_10']:>15.4f}",
-                flush=True,
-            )
+            print(f"{row(config)}{value['ndcg_at_10']:>15.4f}", flush=True)
             if best is None or value["ndcg_at_10"] > best[0]:
                 best = (value["ndcg_at_10"], config)
     assert best is not None
