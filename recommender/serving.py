@@ -57,15 +57,24 @@ def active_run() -> TrainingRun | None:
     return TrainingRun.objects.filter(is_active=True).first()
 
 
+#: The columns of one rater's history rows, as ``_compute_list`` reads them.
+HISTORY_ROW = ("item_id", "occurred_at", "event_type", "value")
+HistoryRow = tuple[int, datetime, str, float]
+
+
 def history_frame(rater_ids: np.ndarray) -> pd.DataFrame:
     """The raters' current interactions, oldest first per rater (one query)."""
     rows = Interaction.objects.filter(rater_id__in=[int(r) for r in rater_ids]).values_list(
-        "rater_id", "item_id", "event_type", "value", "occurred_at"
+        "rater_id", *HISTORY_ROW
     )
-    frame = pd.DataFrame.from_records(
-        list(rows), columns=["rater_id", "item_id", "event_type", "value", "occurred_at"]
-    )
+    frame = pd.DataFrame.from_records(list(rows), columns=["rater_id", *HISTORY_ROW])
     return frame.sort_values(["rater_id", "occurred_at"], kind="stable")
+
+
+def _one_rater_frame(rater: Rater, history: list[HistoryRow]) -> pd.DataFrame:
+    """``history_frame`` of one rater, from the rows already read (no second query)."""
+    frame = pd.DataFrame.from_records(history, columns=list(HISTORY_ROW))
+    return frame.assign(rater_id=rater.pk).sort_values("occurred_at", kind="stable")
 
 
 def _batch(
@@ -253,14 +262,9 @@ def _compute_list(
     diversity = _policy_diversity() if diversity is None else diversity
     wanted = offset + n
     pool = wanted if filters.is_empty and diversity <= 0 else max(3 * wanted, PRECOMPUTED_N)
-    history = list(
-        Interaction.objects.filter(rater=rater).values_list(
-            "item_id", "occurred_at", "event_type", "value"
-        )
-    )
+    history = list(Interaction.objects.filter(rater=rater).values_list(*HISTORY_ROW))
     rated = {row[0] for row in history}
-    latest = max((row[1] for row in history), default=None)
-    pairs, strategy, explanation = _candidates(run, rater, rated, (latest, len(history)), pool)
+    pairs, strategy, explanation = _candidates(run, rater, rated, history, pool)
     new_items: set[int] = set()
     if run is not None and strategy not in ("popularity", SIMILAR_RATERS):
         from recommender import cold_start  # it builds on this module
@@ -314,12 +318,11 @@ def _candidates(
     run: TrainingRun | None,
     rater: Rater,
     rated: set[int],
-    history: tuple[datetime | None, int],
+    history: list[HistoryRow],
     pool: int,
 ) -> tuple[list[tuple[int, float]], str, str]:
-    """(pairs, strategy, explanation); ``history`` is the rater's latest interaction time and
-    how many interactions they have."""
-    latest, size = history
+    """(pairs, strategy, explanation) from the rater's current ``history`` rows."""
+    latest = max((row[1] for row in history), default=None)
     if not rated and rater.attributes:
         from recommender import cold_start  # it builds on this module
 
@@ -340,7 +343,7 @@ def _candidates(
         return _popular(rated, pool), "popularity", "No model is active yet: popular items."
     if not rated:
         return _popular(rated, pool), "popularity", "No ratings yet: the most popular items."
-    snapshot = _fresh_snapshot(run, rater, latest, size) if pool <= PRECOMPUTED_N else None
+    snapshot = _fresh_snapshot(run, rater, latest, len(history)) if pool <= PRECOMPUTED_N else None
     if snapshot is not None:
         pairs = [
             (i, s)
@@ -351,7 +354,7 @@ def _candidates(
             return pairs[:pool], "precomputed", f"Precomputed by run {run.pk} ({run.algorithm})."
     # The model excludes only what its signal counts (e.g. ratings); anything else the rater
     # did with an item (marked it "not interested", viewed it) keeps it out of the list too.
-    scored = _score_now(run, rater, pool + len(rated), latest)
+    scored = _score_now(run, rater, pool + len(rated), latest, history)
     return (
         [(i, s) for i, s in scored if i not in rated][:pool],
         "folded-in",
@@ -374,7 +377,7 @@ def _fresh_snapshot(
 
 
 def _score_now(
-    run: TrainingRun, rater: Rater, n: int, latest: datetime | None
+    run: TrainingRun, rater: Rater, n: int, latest: datetime | None, history: list[HistoryRow]
 ) -> list[tuple[int, float]]:
     loaded = loaded_model(run)
     user_idx = loaded.users.index_of(str(rater.pk))
@@ -386,7 +389,7 @@ def _score_now(
         Signal.from_dict(run.signal),
         np.array([user_idx]),
         np.array([rater.pk]),
-        history_frame(np.array([rater.pk])),
+        _one_rater_frame(rater, history),
     )
     top_idx, top_scores = loaded.model.recommend(batch, n)
     return [
