@@ -240,13 +240,13 @@ def merge(
     ids: DistinctIds | None = None,
     staged: int | None = None,
     merge_memory_mb: int = 512,
-    repeated_keys: np.ndarray | None = None,
+    keys: KeyHashes | None = None,
 ) -> MergeResult:
     """Upsert the staged rows into items, raters and interactions, all in one transaction.
 
     A load of at least ``bulk_min_rows`` rows that outnumbers the interactions already stored
     takes the bulk path on PostgreSQL (see :mod:`catalog.bulk_merge`); smaller ones upsert.
-    ``repeated_keys`` (:meth:`KeyHashes.repeated`) spares the bulk path sorting every row.
+    ``keys`` (the writer's :class:`KeyHashes`) spares the bulk path sorting every row.
     """
     table = staging_table(import_id)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -263,7 +263,8 @@ def merge(
             items_created = _upsert_items(cursor, table, now, ids.items if ids else None)
             raters_created = _upsert_raters(cursor, table, now, ids.raters if ids else None)
             if bulk:
-                merged = bulk_merge.insert_latest(cursor, table, repeated_keys)
+                repeated = keys.repeated() if keys is not None else None
+                merged = bulk_merge.insert_latest(cursor, table, repeated)
             else:
                 merged = _upsert_interactions(cursor, table)
     # A bulk load changes the tables' statistics; refresh them so queries keep good plans.

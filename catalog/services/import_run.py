@@ -134,7 +134,7 @@ def _run_interactions(
             ids=ids,
             staged=writer.rows_written,
             merge_memory_mb=settings.RECSITE_IMPORT_MERGE_MEMORY_MB,
-            repeated_keys=writer.keys.repeated(),
+            keys=writer.keys,
         )
         counts.update(
             rows_imported=result.rows_merged,
