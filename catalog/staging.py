@@ -153,10 +153,10 @@ class Writer:
         if self.ids is not None:
             self.ids.add(frame)
         hashes = key_hashes(frame)
-        self.keys.add(hashes)
         rows = _arrow_rows(frame, hashes)
         self.rows_written += len(frame)
         if is_postgres():
+            self.keys.add(hashes)  # only PostgreSQL's bulk merge reads them
             self._in_flight = _start_copy(self.table, rows)
         else:
             _insert(self.table, rows)
