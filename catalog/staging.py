@@ -99,8 +99,18 @@ def key_hashes(frame: pd.DataFrame) -> np.ndarray:
     return hashed.to_numpy().view(np.int64)
 
 
+_PREFIX = "catalog_import_staging_"
+
+
 def staging_table(import_id: int) -> str:
-    return f"catalog_import_staging_{int(import_id)}"
+    return f"{_PREFIX}{int(import_id)}"
+
+
+def staged_import_ids() -> set[int]:
+    """The imports that have a staging table now (a lost worker leaves its table behind)."""
+    names = connection.introspection.table_names()
+    suffixes = (name.removeprefix(_PREFIX) for name in names if name.startswith(_PREFIX))
+    return {int(suffix) for suffix in suffixes if suffix.isdigit()}
 
 
 def is_postgres() -> bool:

@@ -10,3 +10,8 @@ from catalog import services
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def data_import_run_task(import_id: int) -> None:
     services.data_import_run(import_id=import_id)
+
+
+@shared_task
+def stale_imports_fail_task() -> int:
+    return services.stale_imports_fail()

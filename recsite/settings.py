@@ -218,8 +218,9 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = 20
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # A worker that dies mid-run stops its heartbeat; this marks such runs failed.
+    # A worker that dies mid-job stops its heartbeat; these mark such runs and imports failed.
     "stale-runs-fail": {"task": "recommender.tasks.stale_runs_fail_task", "schedule": 60.0},
+    "stale-imports-fail": {"task": "catalog.tasks.stale_imports_fail_task", "schedule": 60.0},
     # The operator's retraining policy (schedule / after N new interactions) is checked here.
     "retrain-check": {"task": "recommender.tasks.retrain_check_task", "schedule": 300.0},
 }

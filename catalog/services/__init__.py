@@ -23,7 +23,7 @@ from catalog.services.feedback import (
     my_rating_set,
     rater_for_user,
 )
-from catalog.services.import_run import data_import_run
+from catalog.services.import_run import data_import_run, stale_imports_fail
 from catalog.services.imports import (
     ImportValidationError,
     data_import_configure,
@@ -59,5 +59,6 @@ __all__ = [
     "rater_update",
     "rater_upsert",
     "read_options",
+    "stale_imports_fail",
     "wait_for_import",
 ]

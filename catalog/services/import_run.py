@@ -1,10 +1,12 @@
-"""Running an import on the worker: read, validate, stage and merge, all or nothing."""
+"""Running an import on the worker: read, validate, stage and merge, all or nothing; and
+reaping the imports whose worker was lost."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +14,7 @@ from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
-from catalog import freshness, importers, staging
+from catalog import freshness, importers, jobs, staging
 from catalog.models import DataImport, Item, Rater
 from catalog.services.imports import ERRORS_SHOWN, read_options
 
@@ -29,7 +31,8 @@ def data_import_run(*, import_id: int) -> None:
         return
     data_import = DataImport.objects.get(pk=import_id)
     try:
-        outcome = _run(data_import)
+        with jobs.heartbeat(DataImport, import_id):  # the merge of a big file takes minutes
+            outcome = _run(data_import)
     except importers.ImportFileError as exc:
         _finish(data_import, DataImport.Status.FAILED, message=str(exc))
     except Exception as exc:
@@ -251,3 +254,32 @@ def _finish(
     if status == DataImport.Status.SUCCEEDED and not data_import.dry_run:
         freshness.mark_all_changed()  # new items, raters and interactions for every list
     logger.info("import %s finished: %s %s", data_import.pk, status, message)
+
+
+def stale_imports_fail(*, older_than: timedelta = jobs.STALE_AFTER) -> int:
+    """Mark RUNNING imports whose worker stopped beating as FAILED, and drop the staging
+    tables that no running import owns; returns how many imports were marked.
+
+    Nothing of a lost import was written: its merge transaction died with its connection.
+    """
+    cutoff = timezone.now() - older_than
+    reaped = DataImport.objects.filter(
+        status=DataImport.Status.RUNNING, heartbeat_at__lt=cutoff
+    ).update(
+        status=DataImport.Status.FAILED,
+        finished_at=timezone.now(),
+        message=f"Worker lost: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC "
+        "(killed, out of memory or restarted). Nothing was imported; upload the file again.",
+    )
+    if reaped:
+        logger.warning("marked %s imports failed: their worker was lost", reaped)
+    _leftover_stages_drop()
+    return reaped
+
+
+def _leftover_stages_drop() -> None:
+    staged = staging.staged_import_ids()
+    running = DataImport.objects.filter(pk__in=staged, status=DataImport.Status.RUNNING)
+    for import_id in staged - set(running.values_list("pk", flat=True)):
+        logger.info("dropping the staging table left behind by import %s", import_id)
+        staging.drop(import_id)
