@@ -21,7 +21,9 @@ NAT = np.iinfo(np.int64).min
 MS_THRESHOLD = 10**11
 _MAX_NS = np.iinfo(np.int64).max
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_INT_RE = r"^[+-]?\d{1,19}$"
+# Up to 18 digits always fits int64; longer integers take the float path, which reports them
+# out of range (a Unix time that long is past any representable date anyway).
+_INT_RE = r"^[+-]?\d{1,18}$"
 _NUMBER_RE = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|inf|infinity)$"
 # Arrow's ISO 8601 cast to a UTC timestamp needs an offset on every value.
 _ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$")

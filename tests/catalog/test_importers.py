@@ -323,6 +323,21 @@ def test_unparseable_and_out_of_range_timestamps_are_row_errors(tmp_path):
     assert "out of range" in errors[1].message
 
 
+@pytest.mark.parametrize("first", ["1700000000", "9649827081247812473"])
+def test_integers_past_int64_are_out_of_range_timestamps(tmp_path, first):
+    # 19 digits and more overflow int64: each is a row error, never a crash of the chunk.
+    too_long = ("9649827081247812473", "-9999999999999999999", "1" * 25)
+    rows = [f"a,b,4,{first}", *(f"a,b,4,{value}" for value in too_long), "a,b,4,1700000001"]
+    path = write(tmp_path, "r.csv", HEADER + "\n".join(rows) + "\n")
+
+    frame, errors = read_all(path)
+
+    expected_lines = [2, 3, 4, 5] if first != "1700000000" else [3, 4, 5]
+    assert [(e.line, e.column) for e in errors] == [(n, "timestamp") for n in expected_lines]
+    assert all("out of range" in e.message for e in errors)
+    assert len(frame) == 5 - len(expected_lines)
+
+
 def test_file_without_timestamp_column_gives_nat(tmp_path):
     path = write(tmp_path, "r.csv", "user,item,rating\na,b,4\n")
 
