@@ -164,6 +164,9 @@ class ProtocolResult:
     # One row per test user, kept for paired comparisons: P1/P3 protocols.per_user_ranking,
     # P2 significance.per_user_errors (RMSE and MAE over the user's ratings in every fold).
     per_user: pd.DataFrame | None = None
+    # The epoch validation chose (early stopping or the best-scoring epoch), when the fit had
+    # validation data: P3 always, P1 with a validation share. None otherwise.
+    best_epoch: int | None = None
 
 
 def dataset_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
@@ -207,6 +210,11 @@ def run_protocol(
     the model with its training data (content and attribute models learn from them); genres
     also give the intra-list diversity figures and, with ``diversity`` > 0, the MMR re-ranking
     that serving applies, so the metrics show its effect. "new-items" requires item content.
+
+    ``options.validation_share`` > 0 makes P1 (and ``p1-inner``) hold out that share of each
+    user's training rows as validation for models that train in epochs, which gives them
+    per-epoch validation metrics and early stopping; the result's ``best_epoch`` is the epoch
+    count validation chose (also under P3), for :func:`serving_options`.
     """
     options = options or TrainOptions()
     signal = signal or Signal()
@@ -222,7 +230,31 @@ def run_protocol(
         raise ConfigError(
             "protocol", f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
         )
-    return runner(model, data, options, on_epoch, k, side)
+    result = runner(model, data, options, on_epoch, k, side)
+    result.best_epoch = chosen_epochs(result.model)
+    return result
+
+
+def chosen_epochs(model: Recommender) -> int | None:
+    """The best epoch of ``model``'s last fit when validation chose it, else None."""
+    trained = getattr(model, "train_result", None)  # through a Diversified wrapper too
+    if trained is None or not trained.validated or trained.best_epoch < 1:
+        return None
+    return int(trained.best_epoch)
+
+
+def serving_options(options: TrainOptions, best_epoch: int | None) -> TrainOptions:
+    """Options for :func:`fit_for_serving` after an evaluation fit that chose ``best_epoch``.
+
+    The serving fit has no validation data to stop on, so it trains the epoch count that
+    validation chose in the evaluation fit, as is: it is scaled by nothing, although the
+    serving fit sees more rows (and so takes more steps per epoch); no rule for scaling epochs
+    with data size holds across models.
+    """
+    options = dataclasses.replace(options, validation=None, validation_share=0.0)
+    if best_epoch is None:
+        return options
+    return dataclasses.replace(options, max_epochs=best_epoch)
 
 
 def _timed_fit(
@@ -248,9 +280,21 @@ def _run_p1(
     side: SideData,
 ) -> ProtocolResult:
     split = stratified_split(data, ratio=0.75, seed=options.seed)
-    train = side.attach(interactions_from_frame(split.train))
-    fit_seconds = _timed_fit(model, train, options, on_epoch)
-    return _measure_ranking(model, train, train, split.test, k, side, fit_seconds)
+    share = options.validation_share
+    if share <= 0 or not model.trains_in_epochs:  # closed-form models keep every train row
+        train = side.attach(interactions_from_frame(split.train))
+        fit_seconds = _timed_fit(model, train, options, on_epoch)
+        return _measure_ranking(model, train, train, split.test, k, side, fit_seconds)
+    # Validation rows come from the train part only (of whatever ``data`` is: under p1-inner
+    # that is P1's train part, so P1's test rows stay unseen). The model is fitted on the
+    # rest and measured with the whole train part as history: validation rows are known
+    # interactions then, excluded from the candidates like any other.
+    inner = stratified_split(split.train, ratio=1.0 - share, seed=options.seed)
+    train = side.attach(interactions_from_frame(inner.train))
+    history = interactions_from_frame(split.train, users=train.users, items=train.items)
+    fit_options = dataclasses.replace(options, validation=_validation(train, inner.test))
+    fit_seconds = _timed_fit(model, train, fit_options, on_epoch)
+    return _measure_ranking(model, train, history, split.test, k, side, fit_seconds)
 
 
 def _measure_ranking(
@@ -332,13 +376,19 @@ def _run_p3(
 
 
 def _validation(train: Interactions, validation: pd.DataFrame) -> ValidationData | None:
+    """Validation rows as one target array per user, users in order of first appearance
+    (P3 has one row per user, P1's carve-out several); rows the model cannot know drop."""
     user_idx = train.users.indices(validation["user_id"])
     item_idx = train.items.indices(validation["item_id"])
     keep = (user_idx >= 0) & (item_idx >= 0)
     if not keep.any():
         return None
-    batch = user_batch(train, user_idx[keep])
-    return ValidationData(batch=batch, targets=[np.array([i]) for i in item_idx[keep]])
+    user_idx, item_idx = user_idx[keep], item_idx[keep]
+    codes, users = pd.factorize(user_idx)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.diff(codes[order])) + 1
+    targets = np.split(item_idx[order], starts)
+    return ValidationData(batch=user_batch(train, np.asarray(users)), targets=targets)
 
 
 def fit_for_serving(

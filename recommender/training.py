@@ -85,12 +85,15 @@ class TrainResult:
         best_epoch: the epoch whose weights the module holds now (the last one without validation).
         history: the metrics dict of every epoch, as passed to ``on_epoch``.
         stopped_early: patience ran out before the configured number of epochs.
+        validated: the epochs were scored on validation data, so ``best_epoch`` was chosen
+            by :data:`MONITOR` (and is the epoch count a refit on more data should train).
     """
 
     epochs_run: int = 0
     best_epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False
+    validated: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -152,9 +155,12 @@ def run_epochs(
             restores the best.
 
     Returns:
-        A :class:`TrainResult`; ``module`` holds the best (or last) weights.
+        A :class:`TrainResult`, also kept on ``model.train_result``; ``module`` holds the best
+        (or last) weights.
     """
-    result = TrainResult()
+    result = TrainResult(validated=options.validation is not None)
+    if model is not None:  # unit tests drive the loop without a model
+        model.train_result = result
     best_score, best_state = -np.inf, None
     with torch_threads(options.threads):
         for epoch in range(1, options.epochs(epochs) + 1):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from recommender.data import Interactions, UserBatch
+
+if TYPE_CHECKING:
+    from recommender.training import TrainResult
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """Called after each epoch with (epoch number from 1, metrics such as ``train_loss``).
@@ -87,6 +90,10 @@ class TrainOptions:
         max_epochs: caps the configured epochs when set.
         threads: torch intra-op threads; 0 keeps torch's default.
         validation: held-out data for per-epoch metrics and early stopping.
+        validation_share: read by the protocol, not the model: under P1 (and ``p1-inner``),
+            the share of each user's training rows held out as ``validation`` for a model
+            that trains in epochs (``Recommender.trains_in_epochs``); 0 (the default) holds
+            out nothing and leaves P1 as it always was.
     """
 
     device: str = "cpu"
@@ -95,6 +102,10 @@ class TrainOptions:
     max_epochs: int | None = None
     threads: int = 0
     validation: ValidationData | None = None
+    validation_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_validation_share(self.validation_share)
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -103,6 +114,22 @@ class TrainOptions:
         if self.dry_run:
             return 1
         return min(configured, self.max_epochs) if self.max_epochs else configured
+
+
+#: ``validation_share`` must stay below this: past half, validation would outweigh training.
+MAX_VALIDATION_SHARE = 0.5
+
+
+def check_validation_share(value: Any) -> float:
+    """``value`` as a float in [0, MAX_VALIDATION_SHARE), or ConfigError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError("validation_share", f"expected a number, got {value!r}")
+    if not 0.0 <= value < MAX_VALIDATION_SHARE:  # NaN fails too
+        raise ConfigError(
+            "validation_share",
+            f"must be at least 0 and below {MAX_VALIDATION_SHARE} (0 = no validation), got {value}",
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,15 @@ class Recommender(ABC):
     #: True when ``fit`` weighs implicit interactions by their values: the signal then hands
     #: it rating × event weight instead of the event weight alone (``Signal.rating_values``).
     reads_rating_values: ClassVar[bool] = False
+    #: True when ``fit`` trains in epochs and scores ``TrainOptions.validation`` after each
+    #: (per-epoch validation curves, early stopping). Only these models get a validation
+    #: carve-out under P1 (``TrainOptions.validation_share``); a closed-form model would
+    #: only lose training data to it.
+    trains_in_epochs: ClassVar[bool] = False
+
+    #: What the last fit's epoch loop did (``training.run_epochs`` sets it): epochs run, the
+    #: best epoch under validation, whether it stopped early. None for closed-form models.
+    train_result: TrainResult | None = None
 
     def __init__(self, config: AlgorithmConfig | None = None) -> None:
         self.config = config or self.config_class()

@@ -142,6 +142,7 @@ class BiasedMF(Recommender):
 
     name = "biased_mf"
     config_class = BiasedMFConfig
+    trains_in_epochs = True
     predicts_ratings = True
     contract_config: ClassVar[dict[str, Any]] = {"factors": 4, "epochs": 30, "burn_in": 10}
     config: BiasedMFConfig

@@ -107,6 +107,7 @@ class BPRMF(Recommender):
 
     name = "bpr"
     config_class = BPRConfig
+    trains_in_epochs = True
     # Tiny data of the contract suite: classic BPR (hard negatives would be the held-out
     # answers there), small and fast.
     contract_config: ClassVar[dict[str, Any]] = {

@@ -181,6 +181,7 @@ class LightGCN(Recommender):
 
     name: ClassVar[str] = "lightgcn"
     config_class: ClassVar[type[AlgorithmConfig]] = LightGCNConfig
+    trains_in_epochs: ClassVar[bool] = True
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
         "layers": 2,

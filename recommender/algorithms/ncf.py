@@ -223,6 +223,7 @@ class NCF(Recommender):
 
     name = "ncf"
     config_class = NCFConfig
+    trains_in_epochs = True
     # Tiny data of the contract suite: classic BPR (hard negatives would be the held-out
     # answers there), small and fast.
     contract_config: ClassVar[dict[str, Any]] = {
@@ -346,7 +347,10 @@ class NCF(Recommender):
         for variant in ("gmf", "mlp"):
             part_cfg = replace(cfg, variant=variant, pretrain=False, epochs=cfg.pretrain_epochs)
             parts[variant] = NCFNet(self.n_users, self.n_items, part_cfg).to(ctx.device)
-            self._train(parts[variant], part_cfg, sampler, replace(options, validation=None), None)
+            # Neither validation nor a best-epoch cap (max_epochs, e.g. the serving refit's)
+            # belongs to the parts: both concern the fused network's epochs.
+            part_options = replace(options, validation=None, max_epochs=None)
+            self._train(parts[variant], part_cfg, sampler, part_options, None)
         fused = NCFNet(self.n_users, self.n_items, cfg).to(ctx.device)
         _fuse(fused, parts["gmf"], parts["mlp"], cfg.alpha)
         return fused

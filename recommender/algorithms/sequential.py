@@ -265,6 +265,7 @@ class SequenceRecommender(Recommender):
     """Fit/score/state for a :class:`SequenceNet`; subclasses implement :meth:`build_net`."""
 
     uses_history: ClassVar[bool] = True
+    trains_in_epochs: ClassVar[bool] = True
     config: Any  # a SequenceConfig subclass
 
     def __init__(self, config: AlgorithmConfig | None = None) -> None:

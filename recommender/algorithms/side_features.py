@@ -274,6 +274,7 @@ class SideFeatures(Recommender):
     name: ClassVar[str] = "side_features"
     uses_item_content: ClassVar[bool] = True
     config_class: ClassVar[type[AlgorithmConfig]] = SideFeaturesConfig
+    trains_in_epochs: ClassVar[bool] = True
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
         "epochs": 40,

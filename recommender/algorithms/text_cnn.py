@@ -290,6 +290,7 @@ class TextCNN(Recommender):
     name: ClassVar[str] = "text_cnn"
     uses_item_content: ClassVar[bool] = True
     config_class: ClassVar[type[AlgorithmConfig]] = TextCNNConfig
+    trains_in_epochs: ClassVar[bool] = True
     contract_config: ClassVar[dict[str, Any]] = {
         "factors": 16,
         "token_dim": 8,

@@ -37,6 +37,14 @@ class Command(BaseCommand):
         parser.add_argument("--signal", default="{}", help="event weights / positive threshold")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--validation-share",
+            type=float,
+            default=0.0,
+            help="p1/p1-inner: share (0 to below 0.5) of each rater's training rows held out "
+            "for per-epoch validation and early stopping (models that train in epochs); "
+            "0 = none",
+        )
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--device", default="cpu")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -61,9 +69,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         params = json_object(options["params"], "--params")
         signal = Signal.from_dict(json_object(options["signal"], "--signal"))
-        train_options = TrainOptions(
-            device=options["device"], seed=options["seed"], threads=options["threads"]
-        )
+        try:
+            train_options = TrainOptions(
+                device=options["device"],
+                seed=options["seed"],
+                threads=options["threads"],
+                validation_share=options["validation_share"],
+            )
+        except ConfigError as exc:
+            raise CommandError(f"invalid {exc.field}: {exc.message}") from exc
         frame = read_ratings(options["ratings"], options["format"])
         try:
             if options["test"]:
@@ -95,6 +109,8 @@ class Command(BaseCommand):
                     "fit_seconds": outcome.fit_seconds,
                     "evaluate_seconds": outcome.evaluate_seconds,
                 }
+                if outcome.best_epoch is not None:
+                    result["best_epoch"] = outcome.best_epoch
         except ConfigError as exc:
             raise CommandError(f"invalid {exc.field}: {exc.message}") from exc
         result = {
@@ -117,6 +133,8 @@ class Command(BaseCommand):
         for name, value in sorted(result["metrics"].items()):
             if not name.startswith(("cold_", "warm_")):
                 self.stdout.write(f"  {name:24s} {value:.4f}")
+        if "best_epoch" in result:
+            self.stdout.write(f"  {'best_epoch':24s} {result['best_epoch']}")
 
 
 def read_ratings(path: Path, file_format: str = "auto") -> pd.DataFrame:
