@@ -67,6 +67,8 @@ class AlgorithmParamSerializer(serializers.Serializer):
 class AlgorithmSerializer(serializers.Serializer):
     name = serializers.CharField()
     predicts_ratings = serializers.BooleanField()
+    # Trains in epochs: per-epoch validation, early stopping, a run's validation_share applies.
+    trains_in_epochs = serializers.BooleanField()
     description = serializers.CharField(allow_blank=True)
     params = AlgorithmParamSerializer(many=True)
 
@@ -86,6 +88,7 @@ class TrainingRunOutputSerializer(serializers.ModelSerializer):
             "signal",
             "seed",
             "protocol",
+            "validation_share",
             "status",
             "is_finished",
             "progress",
@@ -132,6 +135,13 @@ class TrainingRunListCreateApi(APIView):
         signal = serializers.JSONField(required=False, default=dict)
         protocol = serializers.ChoiceField(choices=sorted(PROTOCOLS), default="p1")
         seed = serializers.IntegerField(default=42, min_value=0, max_value=2**31 - 1)
+        # The range (0 <= x < 0.5) is the service's rule; its error names this field.
+        validation_share = serializers.FloatField(
+            default=0.0,
+            help_text="P1 only: share (0 to below 0.5) of each rater's training rows held out "
+            "for per-epoch validation and early stopping, for models that train in epochs; "
+            "0 = none.",
+        )
 
     class FilterSerializer(serializers.Serializer):
         algorithm = serializers.CharField(required=False, default="")

@@ -12,7 +12,7 @@ from catalog.models import Item
 from catalog.selectors import item_list
 from recommender.pipeline import PROTOCOLS
 
-LAUNCH_FIELDS = ("algorithm", "protocol", "seed")
+LAUNCH_FIELDS = ("algorithm", "protocol", "seed", "validation_share")
 
 
 def param_field_name(algorithm: str, param: str) -> str:
@@ -33,6 +33,16 @@ class TrainingRunForm(forms.Form):
         min_value=0,
         max_value=2**31 - 1,
         help_text="Feeds the data split and the model's random initialisation.",
+    )
+    validation_share = forms.FloatField(
+        label="Validation share",
+        required=False,
+        initial=0.0,
+        # The range (0 <= x < 0.5) is the service's rule; its error lands beside this input.
+        widget=forms.NumberInput(attrs={"step": "any"}),
+        help_text="P1 only: the share (0 to below 0.5) of each rater's training rows held out "
+        "to score every epoch and stop early (patience), for models that train in epochs. "
+        "0 = none.",
     )
 
     def __init__(self, *args: Any, catalogue: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -61,6 +71,10 @@ class TrainingRunForm(forms.Form):
     def selected_algorithm(self) -> str:
         value = self.data.get("algorithm") if self.is_bound else self.initial.get("algorithm")
         return str(value or (self.catalogue[0]["name"] if self.catalogue else ""))
+
+    def clean_validation_share(self) -> float:
+        value = self.cleaned_data.get("validation_share")
+        return 0.0 if value is None else value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -22,6 +22,9 @@ class TrainingRun(models.Model):
     signal = models.JSONField(default=dict, blank=True)
     seed = models.IntegerField(default=42)
     protocol = models.CharField(max_length=10, default="p1")
+    # Under P1, the share of each rater's training rows held out for per-epoch validation
+    # and early stopping (models that train in epochs only); 0 = none.
+    validation_share = models.FloatField(default=0.0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     epochs_total = models.IntegerField(default=0)
     epochs_done = models.IntegerField(default=0)

@@ -76,11 +76,18 @@ def algorithm_catalogue() -> list[dict[str, Any]]:
             {
                 "name": name,
                 "predicts_ratings": model_class.predicts_ratings,
+                "trains_in_epochs": model_class.trains_in_epochs,
                 "description": (model_class.__doc__ or "").strip().split("\n")[0],
                 "params": fields,
             }
         )
     return catalogue
+
+
+def algorithm_trains_in_epochs(name: str) -> bool:
+    """Whether the algorithm trains in epochs (False for an unknown name)."""
+    model_class = ALGORITHMS.get(name)
+    return bool(model_class is not None and model_class.trains_in_epochs)
 
 
 def _default(field: dataclasses.Field) -> Any:  # type: ignore[type-arg]

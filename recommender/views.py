@@ -35,6 +35,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
                 config=form.cleaned_data["config"],
                 protocol=form.cleaned_data["protocol"],
                 seed=form.cleaned_data["seed"],
+                validation_share=form.cleaned_data["validation_share"],
                 created_by=request.user,
             )
         except services.TrainingConfigError as exc:
@@ -74,6 +75,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             if f"{prefix}users" in run.metrics
         },
         "config_rows": _config_rows(run),
+        # A validation share on a model that fits in closed form held nothing out.
+        "validation_unused": bool(run.validation_share)
+        and not selectors.algorithm_trains_in_epochs(run.algorithm),
         "activation": selectors.active_activation_get() if run.is_active else None,
         "rollback_to": selectors.rollback_target_get() if run.is_active else None,
         "active_run": selectors.active_run_get(),

@@ -20,7 +20,7 @@ from django.utils import timezone
 from catalog import freshness
 from catalog.selectors import item_content_frame, rater_attributes_frame, ratings_frame
 from recommender.algorithms import UnknownAlgorithm
-from recommender.algorithms.base import ConfigError, TrainOptions
+from recommender.algorithms.base import ConfigError, TrainOptions, check_validation_share
 from recommender.artifacts import save_artifact
 from recommender.evaluation.significance import per_user_columns
 from recommender.models import EpochMetric, PerUserMetrics, ServingPolicy, TrainingRun
@@ -31,6 +31,7 @@ from recommender.pipeline import (
     dataset_fingerprint,
     fit_for_serving,
     run_protocol,
+    serving_options,
 )
 from recommender.services.retraining import quality_gate
 from recommender.training import TrainingCancelled
@@ -38,6 +39,9 @@ from recommender.training import TrainingCancelled
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
+#: Protocols that carve a validation share out of their training part (P3 has its own
+#: validation row per rater; P2 and the cold-start protocols have none).
+VALIDATION_SHARE_PROTOCOLS = ("p1", "p1-inner")
 
 
 class TrainingConfigError(Exception):
@@ -60,15 +64,22 @@ def training_run_create(
     protocol: str = "p1",
     seed: int = 42,
     signal: dict[str, Any] | None = None,
+    validation_share: float = 0.0,
     created_by: AbstractBaseUser | AnonymousUser | None = None,
     enqueue: bool = True,
     trigger: str = "manual",
     search: Any = None,
 ) -> TrainingRun:
-    """Validate a launch and queue it on the training queue after commit."""
+    """Validate a launch and queue it on the training queue after commit.
+
+    ``validation_share`` (0 <= x < 0.5, 0 = off) holds that share of each rater's P1 training
+    rows out for per-epoch validation and early stopping; models that fit in closed form
+    ignore it.
+    """
     try:
         model = build_model(algorithm, config)
         parsed_signal = Signal.from_dict(signal)
+        validation_share = check_validation_share(validation_share)
     except UnknownAlgorithm as exc:
         raise TrainingConfigError("algorithm", str(exc)) from exc
     except ConfigError as exc:
@@ -79,6 +90,12 @@ def training_run_create(
         )
     if protocol == "p2" and not model.predicts_ratings:
         raise TrainingConfigError("protocol", f"{algorithm} does not predict ratings; use p1 or p3")
+    if validation_share and protocol not in VALIDATION_SHARE_PROTOCOLS:
+        raise TrainingConfigError(
+            "validation_share",
+            f"only P1 holds out a validation share (protocol {protocol!r}: use 0; "
+            "P3 validates on each rater's second-to-last item anyway)",
+        )
     user = created_by if created_by is not None and created_by.is_authenticated else None
     epochs = int(getattr(model.config, "epochs", 1) or 1)
     run = TrainingRun.objects.create(
@@ -86,6 +103,7 @@ def training_run_create(
         config=model.config.to_dict(),
         signal=parsed_signal.to_dict(),
         protocol=protocol,
+        validation_share=validation_share,
         seed=seed,
         epochs_total=2 * epochs,  # the evaluation fit, then the fit on all data for serving
         created_by=user,
@@ -156,7 +174,10 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
     run.dataset_stats = dataset_fingerprint(frame)
     signal = Signal.from_dict(run.signal)
     options = TrainOptions(
-        device=settings.RECSITE_DEVICE, seed=run.seed, threads=settings.RECSITE_TORCH_THREADS
+        device=settings.RECSITE_DEVICE,
+        seed=run.seed,
+        threads=settings.RECSITE_TORCH_THREADS,
+        validation_share=run.validation_share,
     )
     recorder = _EpochRecorder(run)
     _phase(run, "evaluating")
@@ -192,11 +213,21 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
         "fit_seconds": round(result.fit_seconds, 3),
         "evaluate_seconds": round(result.evaluate_seconds, 3),
     }
+    if result.best_epoch is not None:  # validation chose it; the serving fit trains as many
+        run.timings["best_epoch"] = result.best_epoch
     if run.protocol == "p1-inner":  # a search trial: scored for tuning, never served
         return False
     _phase(run, "fitting for serving")
+    # Without validation data to stop on, the serving fit trains the epochs validation chose.
     model, train = fit_for_serving(
-        frame, run.algorithm, run.config, options, signal, recorder.serving, content, raters
+        frame,
+        run.algorithm,
+        run.config,
+        serving_options(options, result.best_epoch),
+        signal,
+        recorder.serving,
+        content,
+        raters,
     )
     relative = f"artifacts/run-{run.pk}.pt"
     save_artifact(

@@ -24,6 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--signal", default="{}", help='e.g. {"event_weights": {"rating": 1}}')
         parser.add_argument("--protocol", default="p1", choices=["p1", "p2", "p3"])
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--validation-share",
+            type=float,
+            default=0.0,
+            help="P1: share (0 to below 0.5) of each rater's training rows held out for "
+            "per-epoch validation and early stopping (models that train in epochs); 0 = none",
+        )
         parser.add_argument("--activate", action="store_true", help="activate it if it succeeds")
         parser.add_argument(
             "--queue", action="store_true", help="run on the Celery worker and wait"
@@ -37,6 +44,7 @@ class Command(BaseCommand):
                 signal=json_object(options["signal"], "--signal"),
                 protocol=options["protocol"],
                 seed=options["seed"],
+                validation_share=options["validation_share"],
                 enqueue=options["queue"],
             )
         except services.TrainingConfigError as exc:
@@ -59,6 +67,8 @@ class Command(BaseCommand):
         for name, value in sorted(run.metrics.items()):
             if not name.startswith(("cold_", "warm_")):
                 self.stdout.write(f"  {name:24s} {value:.4f}")
+        if "best_epoch" in run.timings:
+            self.stdout.write(f"  {'best_epoch':24s} {run.timings['best_epoch']}")
 
 
 def _wait(run: TrainingRun, poll: float = 0.5) -> TrainingRun:
