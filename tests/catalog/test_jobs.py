@@ -49,7 +49,8 @@ def test_a_silent_running_import_is_failed_and_its_stage_dropped():
     alive.refresh_from_db()
     assert lost.status == DataImport.Status.FAILED
     assert lost.finished_at is not None
-    assert "Worker lost" in lost.message and "upload the file again" in lost.message
+    assert "Worker lost" in lost.message
+    assert "upload the file again" in lost.message
     assert alive.status == DataImport.Status.RUNNING
     assert staging.staged_import_ids() == {alive.pk}  # the running import keeps its stage
 
