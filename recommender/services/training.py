@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +11,9 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.utils import timezone
 
-from catalog import freshness
+from catalog import freshness, jobs
 from catalog.selectors import item_content_frame, rater_attributes_frame, ratings_frame
 from recommender.algorithms import UnknownAlgorithm
 from recommender.algorithms.base import ConfigError, TrainOptions, check_validation_share
@@ -38,7 +34,6 @@ from recommender.training import TrainingCancelled
 
 logger = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
 #: Protocols that carve a validation share out of their training part (P3 has its own
 #: validation row per rater; P2 and the cold-start protocols have none).
 VALIDATION_SHARE_PROTOCOLS = ("p1", "p1-inner")
@@ -148,7 +143,7 @@ def training_run_execute(*, run_id: int) -> None:
         return
     run = TrainingRun.objects.get(pk=run_id)
     try:
-        with _heartbeat(run.pk):
+        with jobs.heartbeat(TrainingRun, run.pk):
             ship = _train_evaluate_save(run)
     except TrainingCancelled:
         _finish(run, TrainingRun.Status.CANCELLED, error="Cancelled by an operator.")
@@ -237,28 +232,6 @@ def _train_evaluate_save(run: TrainingRun) -> bool:
     return ship
 
 
-@contextmanager
-def _heartbeat(run_id: int) -> Iterator[None]:
-    """Beat from a thread while training runs, so a long epoch never looks like a dead worker."""
-    stop = threading.Event()
-    every = settings.RECSITE_HEARTBEAT_SECONDS
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                TrainingRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-run-{run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 class _EpochRecorder:
     """The database is the progress bar: upsert EpochMetric rows, bump progress, check cancel."""
 
@@ -318,7 +291,7 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
-def stale_runs_fail(*, older_than: timedelta = STALE_AFTER) -> int:
+def stale_runs_fail(*, older_than: timedelta = jobs.STALE_AFTER) -> int:
     """Mark RUNNING runs whose worker stopped sending heartbeats as FAILED ("worker lost")."""
     cutoff = timezone.now() - older_than
     return TrainingRun.objects.filter(
