@@ -59,6 +59,15 @@ def empty_mask(strings: pa.Array) -> np.ndarray:
     return to_numpy_bool(pc.equal(lengths, 0))
 
 
+#: Why a value holding NUL (0x00) is refused: PostgreSQL text and JSON cannot store it.
+HOLDS_NUL = "holds a NUL character (0x00), which cannot be stored"
+
+
+def nul_mask(strings: pa.Array) -> np.ndarray:
+    """Which strings hold a NUL character."""
+    return to_numpy_bool(pc.match_substring(strings, "\x00"))
+
+
 def id_strings(array: pa.Array) -> pa.Array:
     """Ids as strings exactly as written; Parquet numbers become their decimal strings."""
     if pa.types.is_floating(array.type):

@@ -52,6 +52,14 @@ class _Plan:
     def label(self, column: str, role: str) -> str | None:
         return column_label(self.layout, column, role)
 
+    def roles(self) -> dict[str, str]:
+        """Each column read, with the role it plays (for its label in errors)."""
+        roles = {self.external_id: "id"}
+        roles.update({column: key for key, column in self.fields.items()})
+        roles.update({column: key for key, column in self.attributes.items()})
+        roles.update({column: "genres" for column, _ in self.genre_flags})
+        return roles
+
 
 def read_items(
     path: str | Path, options: ReadOptions = DEFAULT_OPTIONS, layout: FileLayout | None = None
@@ -99,7 +107,17 @@ def _external_ids(raw: RawChunk, plan: _Plan, rejections: Rejections) -> pa.Arra
     return ids
 
 
+def _reject_nul_characters(raw: RawChunk, plan: _Plan, rejections: Rejections) -> None:
+    for column, role in plan.roles().items():
+        values = raw.columns[column]
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            mask = convert.nul_mask(values)
+            message = f"the {role.replace('_', ' ')} {convert.HOLDS_NUL}"
+            rejections.add(mask, plan.label(column, role), values, lambda _, m=message: m)
+
+
 def _items_frame(raw: RawChunk, plan: _Plan, rejections: Rejections) -> pd.DataFrame:
+    _reject_nul_characters(raw, plan, rejections)
     ids = _external_ids(raw, plan, rejections)
     titles = _text_or_empty(raw, plan.fields.get("title"))
     attributes = _attributes(raw, plan, rejections)
@@ -120,6 +138,7 @@ def _items_frame(raw: RawChunk, plan: _Plan, rejections: Rejections) -> pd.DataF
 
 
 def _raters_frame(raw: RawChunk, plan: _Plan, rejections: Rejections) -> pd.DataFrame:
+    _reject_nul_characters(raw, plan, rejections)
     ids = _external_ids(raw, plan, rejections)
     attributes = _attributes(raw, plan, rejections)
     if plan.layout.format == "movielens-1m":

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 MAX_VALUE_CHARS = 200
+# NUL cannot be stored in PostgreSQL text or JSON; a report shows the symbol for it instead.
+_NUL, _NUL_SHOWN = "\x00", "\u2400"
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -31,7 +33,7 @@ class RowError:
 
 def row_error(line: int | None, column: str | None, value: object, message: str) -> RowError:
     """Build a RowError, truncating the offending value so one huge cell cannot bloat a report."""
-    text = None if value is None else str(value)
+    text = None if value is None else str(value).replace(_NUL, _NUL_SHOWN)
     if text is not None and len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return RowError(

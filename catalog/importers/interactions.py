@@ -88,6 +88,9 @@ def _ids(raw: RawChunk, plan: _Plan, role: str, rejections: Rejections) -> pa.Ar
     ids = convert.id_strings(column)
     label = plan.labels[role]
     rejections.add(convert.empty_mask(ids), label, column, lambda _: f"the {role} id is empty")
+    rejections.add(
+        convert.nul_mask(ids), label, column, lambda _: f"the {role} id {convert.HOLDS_NUL}"
+    )
     if raw.has_line_breaks:
         broken = convert.to_numpy_bool(pc.match_substring(ids, "\n"))
         rejections.add(

@@ -838,3 +838,39 @@ def test_preview_returns_the_first_records_and_their_errors():
     assert layout.kind == "interactions"
     assert frame["line"].tolist() == [2]
     assert [e.line for e in errors] == [3, 4, 5]
+
+
+# --- NUL characters: PostgreSQL text and JSON cannot store them --------------------------
+
+
+def test_a_nul_in_an_id_deep_in_a_text_file_is_a_row_error(tmp_path):
+    # Past the first MiB the upload check for binary files no longer sees it.
+    rows = "".join(f"u{n},i{n},4,1700000000\n" for n in range(60_000))
+    path = write(tmp_path, "r.csv", HEADER + rows + "u\x00x,i1,4,1700000000\n")
+
+    frame, errors = read_all(path)
+
+    assert [(e.line, e.column, e.value) for e in errors] == [(60_002, "user_id", "u\u2400x")]
+    assert "NUL" in errors[0].message
+    assert len(frame) == 60_000
+
+
+def test_nul_characters_in_parquet_values_are_row_errors(tmp_path):
+    ratings = pa.table({"user_id": ["u1", "u2"], "item_id": ["i\x00", "i2"], "rating": [4, 5]})
+    pq.write_table(ratings, tmp_path / "r.parquet")
+    items = pa.table({"item_id": ["i1", "i2"], "title": ["A\x00B", "Fine"], "genres": ["", ""]})
+    pq.write_table(items, tmp_path / "items.parquet")
+    raters = pa.table({"user_id": ["u1", "u2"], "occupation": ["ok", "x\x00"]})
+    pq.write_table(raters, tmp_path / "users.parquet")
+
+    _, rating_errors = read_all(tmp_path / "r.parquet")
+    items_frame, item_errors = read_all(tmp_path / "items.parquet", reader=read_items)
+    raters_frame, rater_errors = read_all(tmp_path / "users.parquet", reader=read_raters)
+
+    assert [(e.line, e.column) for e in rating_errors] == [(1, "item_id")]
+    assert [(e.line, e.column, e.message) for e in item_errors] == [
+        (1, "title", "the title holds a NUL character (0x00), which cannot be stored")
+    ]
+    assert [(e.line, e.column) for e in rater_errors] == [(2, "occupation")]
+    assert list(items_frame["external_id"]) == ["i2"]
+    assert list(raters_frame["external_id"]) == ["u1"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from catalog import services
@@ -123,6 +125,23 @@ def test_skip_invalid_imports_exactly_the_valid_rows():
         2,
         2,
     )
+
+
+def test_a_nul_character_is_reported_where_it_is_and_the_other_rows_land():
+    # PostgreSQL text and JSON cannot hold NUL: it must be a row error, never a crash.
+    buffer = io.BytesIO()
+    table = {"user_id": ["u1", "u\x002"], "item_id": ["i1", "i2"], "rating": [4.0, 5.0]}
+    pq.write_table(pa.table(table), buffer)
+
+    data_import = run_import("r.parquet", buffer.getvalue(), skip_invalid=True)
+
+    assert data_import.status == DataImport.Status.SUCCEEDED, data_import.message
+    assert interactions() == {("u1", "i1", "rating", 4.0)}
+    assert [(e["line"], e["column"], e["value"]) for e in data_import.errors] == [
+        (2, "user_id", "u\u24002")
+    ]
+    errors_csv = data_import.errors_file.read().decode("utf-8")
+    assert "u\u24002" in errors_csv
 
 
 def test_dry_run_validates_and_writes_nothing():
