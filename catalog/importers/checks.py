@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import ImportFileError, RowError, row_error
 from .layout import detect_layout
@@ -42,7 +43,7 @@ class Rejections:
         if not rows.size:
             return
         self.rejected[rows] = True
-        values = raw.take(pa.array(rows)).to_pylist() if raw is not None else [None] * rows.size
+        values = _as_text(raw.take(pa.array(rows))) if raw is not None else [None] * rows.size
         for row, value in zip(rows, values, strict=True):
             shown = "" if value is None else str(value).strip()
             self.errors.append(row_error(self.lines[row], column, value, message(shown)))
@@ -51,6 +52,16 @@ class Rejections:
         errors = raw.errors + self.errors
         errors.sort(key=lambda error: error.line if error.line is not None else 0)
         return errors
+
+
+def _as_text(values: pa.Array) -> list[str | None]:
+    # Arrow's own text, not Python objects: a timestamp past year 9999 has no datetime.
+    if pa.types.is_string(values.type):
+        return values.to_pylist()
+    try:
+        return pc.cast(values, pa.string()).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [str(value) for value in values]
 
 
 def prepare(

@@ -63,6 +63,11 @@ def empty_mask(strings: pa.Array) -> np.ndarray:
 HOLDS_NUL = "holds a NUL character (0x00), which cannot be stored"
 
 
+def longer_than(strings: pa.Array, limit: int) -> np.ndarray:
+    """Which strings have more than ``limit`` characters."""
+    return to_numpy_bool(pc.greater(pc.utf8_length(strings), limit))
+
+
 def nul_mask(strings: pa.Array) -> np.ndarray:
     """Which strings hold a NUL character."""
     return to_numpy_bool(pc.match_substring(strings, "\x00"))
@@ -91,7 +96,8 @@ def numbers(array: pa.Array) -> Parsed:
     """Parse numbers; NaN/inf parse (callers decide whether they are allowed)."""
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         empty = to_numpy_bool(pc.is_null(array))
-        values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        # Unsafe: an integer past 2**53 may round, which no range check can tell apart.
+        values = pc.cast(array, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         return Parsed(values, empty, np.zeros_like(empty), np.zeros_like(empty))
     strings = text(array)
     empty = empty_mask(strings)

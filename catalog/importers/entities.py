@@ -15,7 +15,14 @@ import pyarrow.compute as pc
 from . import convert
 from .checks import Rejections, chunks_or_fail, column_label, prepare
 from .layout import ML_100K_GENRE_FLAGS, ML_100K_GENRES, missing_columns_error, synthetic_columns
-from .options import DEFAULT_OPTIONS, FileLayout, ItemChunk, RaterChunk, ReadOptions
+from .options import (
+    DEFAULT_OPTIONS,
+    MAX_ID_CHARS,
+    FileLayout,
+    ItemChunk,
+    RaterChunk,
+    ReadOptions,
+)
 from .source import RawChunk
 
 _ITEM_FIELDS = ("external_id", "title", "description", "genres")
@@ -104,6 +111,9 @@ def _external_ids(raw: RawChunk, plan: _Plan, rejections: Rejections) -> pa.Arra
     ids = convert.id_strings(column)
     label = plan.label(plan.external_id, "id")
     rejections.add(convert.empty_mask(ids), label, column, lambda _: "the id is empty")
+    too_long = convert.longer_than(ids, MAX_ID_CHARS)
+    message = f"the id is longer than {MAX_ID_CHARS} characters"
+    rejections.add(too_long, label, column, lambda _: message)
     return ids
 
 

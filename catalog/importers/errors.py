@@ -37,7 +37,10 @@ def row_error(line: int | None, column: str | None, value: object, message: str)
     if text is not None and len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return RowError(
-        line=None if line is None else int(line), column=column, value=text, message=message
+        line=None if line is None else int(line),
+        column=column,
+        value=text,
+        message=message.replace(_NUL, _NUL_SHOWN),  # it may quote the value
     )
 
 

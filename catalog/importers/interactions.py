@@ -18,6 +18,8 @@ from .layout import missing_columns_error
 from .options import (
     DEFAULT_OPTIONS,
     EVENT_TYPES,
+    MAX_ABS_VALUE,
+    MAX_ID_CHARS,
     ColumnMap,
     FileLayout,
     InteractionChunk,
@@ -91,6 +93,12 @@ def _ids(raw: RawChunk, plan: _Plan, role: str, rejections: Rejections) -> pa.Ar
     rejections.add(
         convert.nul_mask(ids), label, column, lambda _: f"the {role} id {convert.HOLDS_NUL}"
     )
+    rejections.add(
+        convert.longer_than(ids, MAX_ID_CHARS),
+        label,
+        column,
+        lambda _: f"the {role} id is longer than {MAX_ID_CHARS} characters",
+    )
     if raw.has_line_breaks:
         broken = convert.to_numpy_bool(pc.match_substring(ids, "\n"))
         rejections.add(
@@ -142,8 +150,10 @@ def _values(
         )
         low, high = plan.options.value_min, plan.options.value_max
         outside = is_rating & finite & ((values < low) | (values > high))
+        too_large = finite & (np.abs(values) > MAX_ABS_VALUE) & ~outside  # any event type
     scale = f"{low:g}–{high:g}"
     rejections.add(outside, label, column, lambda v: f"rating {v} is outside the scale {scale}")
+    rejections.add(too_large, label, column, lambda v: f"value {v} is beyond ±{MAX_ABS_VALUE:g}")
     return np.where(parsed.empty, 1.0, values)  # an event without a value counts once
 
 

@@ -10,6 +10,9 @@ import pandas as pd
 from .errors import RowError
 
 EVENT_TYPES = ("rating", "view", "click", "purchase", "like", "not_interested")
+# What the catalog tables hold (catalog.models): longer ids and larger values are row errors.
+MAX_ID_CHARS = 255
+MAX_ABS_VALUE = 1e9
 KINDS = ("interactions", "items", "raters")
 FORMATS = (
     "csv",

@@ -75,14 +75,49 @@ def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator
             count = batch.num_rows
             lines = np.arange(offset + 1, offset + count + 1, dtype=np.int64)
             offset += count
-            arrays = {name: _plain(batch.column(name)) for name in columns}
+            arrays = {name: _parquet_column(name, batch.column(name)) for name in columns}
             yield RawChunk(columns=arrays, lines=lines, errors=[], rows_read=count)
     except (pa.ArrowException, OSError) as exc:
         raise ImportFileError(f"could not read the Parquet file: {exc}", line=offset + 1) from None
 
 
-def _plain(array: pa.Array) -> pa.Array:
-    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+def _parquet_column(name: str, array: pa.Array) -> pa.Array:
+    """A Parquet column in the types validation reads: numbers, booleans, timestamps and dates
+    as they are, everything textual as UTF-8 strings; other types fail the file, naming it."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        return _parquet_column(name, array.dictionary_decode())
+    if pa.types.is_large_string(kind):
+        return array.cast(pa.string())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        # As in text files: bytes that are not UTF-8 are read as Latin-1, value by value.
+        values = array.to_pylist()
+        decoded = [None if v is None else v.decode("utf-8", LATIN1_FALLBACK) for v in values]
+        return pa.array(decoded, pa.string())
+    if kind == pa.uint64():  # past int64 for some values: their exact decimal text instead
+        return array.cast(pa.string())
+    if (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and _is_textual(kind.value_type):
+        # A list of genres, say: joined the way text files write them.
+        return pc.binary_join(array.cast(pa.list_(pa.string())), "|")
+    if _is_textual(kind) or pa.types.is_temporal(kind) or pa.types.is_null(kind):
+        return array
+    raise ImportFileError(
+        f"column {name!r} holds {kind} values, which cannot be imported; "
+        "store numbers, text, timestamps or lists of text",
+        column=name,
+    )
+
+
+def _is_textual(kind: pa.DataType) -> bool:
+    """Types that read as text (or as numbers parsed from it)."""
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_boolean(kind)
+    )
 
 
 # --- delimited text ------------------------------------------------------------------------

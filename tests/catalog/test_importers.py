@@ -874,3 +874,99 @@ def test_nul_characters_in_parquet_values_are_row_errors(tmp_path):
     assert [(e.line, e.column) for e in rater_errors] == [(2, "occupation")]
     assert list(items_frame["external_id"]) == ["i2"]
     assert list(raters_frame["external_id"]) == ["u1"]
+
+
+# --- values the catalog cannot hold, and Parquet types beyond the usual (found by fuzzing) --
+
+
+def test_ids_longer_than_the_catalog_holds_are_row_errors(tmp_path):
+    long_id = "u" * 256
+    ratings = write(tmp_path, "r.csv", HEADER + f"{long_id},i1,4,1\nu2,i2,4,1\n")
+    items = write(tmp_path, "items.csv", f"item_id,title\n{'i' * 256},Long\ni2,Fine\n")
+
+    _, rating_errors = read_all(ratings)
+    items_frame, item_errors = read_all(items, reader=read_items)
+
+    assert [(e.line, e.column) for e in rating_errors] == [(2, "user_id")]
+    assert "longer than 255 characters" in rating_errors[0].message
+    assert [(e.line, e.column) for e in item_errors] == [(2, "item_id")]
+    assert list(items_frame["external_id"]) == ["i2"]
+
+
+def test_event_values_beyond_what_the_table_holds_are_row_errors(tmp_path):
+    content = "user,item,event,value\nu1,i1,view,1e300\nu2,i2,view,-2e9\nu3,i3,view,7\n"
+    path = write(tmp_path, "events.csv", content)
+
+    frame, errors = read_all(path)
+
+    assert [(e.line, e.column) for e in errors] == [(2, "value"), (3, "value")]
+    assert "beyond ±1e+09" in errors[0].message
+    assert list(frame["value"]) == [7.0]
+
+
+def test_parquet_integers_past_int64_and_float_precision_are_read_exactly_or_refused(tmp_path):
+    big = 2**64 - 5  # uint64 only
+    table = pa.table(
+        {
+            "user_id": pa.array([big, 7], pa.uint64()),
+            "item_id": pa.array([1, 2], pa.int64()),
+            "rating": pa.array([4, 2**62], pa.int64()),  # past 2**53: no exact float
+            "timestamp": pa.array([big, 1_700_000_000], pa.uint64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "r.parquet")
+
+    frame, errors = read_all(tmp_path / "r.parquet")
+
+    assert [(e.line, e.column) for e in errors] == [(1, "timestamp"), (2, "rating")]
+    assert frame.empty
+    ids_only = ColumnMap(rater="user_id", item="item_id")
+    clicks, _ = read_all(tmp_path / "r.parquet", column_map=ids_only, default_event_type="click")
+    assert list(clicks["rater"]) == [str(big), "7"]  # the exact decimal id, not a float's
+
+
+def test_parquet_binary_lists_and_far_timestamps_read_without_a_crash(tmp_path):
+    items = pa.table(
+        {
+            "item_id": pa.array([b"i1", b"caf\xe9"], pa.binary()),  # not UTF-8: read as Latin-1
+            "title": ["One", "Two"],
+            "genres": pa.array([["Drama", "Comedy"], []], pa.list_(pa.string())),
+        }
+    )
+    pq.write_table(items, tmp_path / "items.parquet")
+    raters = pa.table(
+        {"user_id": ["u1"], "age": pa.array([10**15], pa.timestamp("ms"))}  # past year 9999
+    )
+    pq.write_table(raters, tmp_path / "users.parquet")
+
+    items_frame, item_errors = read_all(tmp_path / "items.parquet", reader=read_items)
+    _, rater_errors = read_all(tmp_path / "users.parquet", reader=read_raters)
+
+    assert item_errors == []
+    assert list(items_frame["external_id"]) == ["i1", "café"]
+    assert list(items_frame["genres"]) == [["Drama", "Comedy"], []]
+    assert [(e.line, e.column) for e in rater_errors] == [(1, "age")]
+    assert "not a whole number" in rater_errors[0].message
+
+
+def test_a_parquet_column_of_an_unreadable_type_fails_the_file_naming_it(tmp_path):
+    nested = pa.array([{"a": 1}], pa.struct([("a", pa.int64())]))
+    pq.write_table(
+        pa.table({"user_id": nested, "item_id": ["i1"], "rating": [4]}), tmp_path / "r.parquet"
+    )
+
+    with pytest.raises(ImportFileError) as caught:
+        read_all(tmp_path / "r.parquet")
+
+    assert caught.value.column == "user_id"
+    assert "cannot be imported" in caught.value.message
+
+
+def test_a_message_quoting_a_nul_shows_its_symbol(tmp_path):
+    raters = pa.table({"user_id": ["u1"], "age": ["4\x00"]})
+    pq.write_table(raters, tmp_path / "users.parquet")
+
+    _, errors = read_all(tmp_path / "users.parquet", reader=read_raters)
+
+    assert all("\x00" not in f"{e.value}{e.message}" for e in errors)
+    assert errors

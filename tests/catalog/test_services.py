@@ -144,6 +144,16 @@ def test_a_nul_character_is_reported_where_it_is_and_the_other_rows_land():
     assert "u\u24002" in errors_csv
 
 
+def test_ids_and_values_the_tables_cannot_hold_are_row_errors_not_database_errors():
+    content = f"user,item,event,value\n{'u' * 256},i1,view,1\nu2,i2,view,1e300\nu3,i3,view,2\n"
+
+    data_import = run_import("events.csv", content, skip_invalid=True)
+
+    assert data_import.status == DataImport.Status.SUCCEEDED, data_import.message
+    assert interactions() == {("u3", "i3", "view", 2.0)}
+    assert [(e["line"], e["column"]) for e in data_import.errors] == [(2, "user"), (3, "value")]
+
+
 def test_dry_run_validates_and_writes_nothing():
     data_import = run_import("ratings.csv", GOOD, dry_run=True)
 
