@@ -84,6 +84,7 @@ class DataImportOutputSerializer(serializers.ModelSerializer):
             "dry_run",
             "status",
             "is_finished",
+            "phase",
             "rows_read",
             "rows_imported",
             "rows_rejected",

@@ -150,6 +150,7 @@ class DataImport(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=40, blank=True)  # what a running import is doing
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,11 +20,18 @@ from catalog.services.imports import ERRORS_SHOWN, read_options
 
 logger = logging.getLogger(__name__)
 
+# The phases a running import shows; the merge of a big file takes a while after the reading.
+READING = "reading and checking rows"
+MERGING = "merging into the catalog"
+
 
 def data_import_run(*, import_id: int) -> None:
     """Claim a pending import and run it; a second call for the same import does nothing."""
     claimed = DataImport.objects.filter(pk=import_id, status=DataImport.Status.PENDING).update(
-        status=DataImport.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+        status=DataImport.Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        phase=READING,
     )
     if not claimed:
         logger.info("import %s was not pending; nothing to do", import_id)
@@ -130,6 +137,7 @@ def _run_interactions(
                 f"Dry run: {rows_valid:,} valid rows, nothing written.",
                 counts,
             )
+        DataImport.objects.filter(pk=data_import.pk).update(phase=MERGING)
         result = staging.merge(
             data_import.pk,
             timezone.now(),
@@ -247,6 +255,7 @@ def _finish(
 ) -> None:
     data_import.status = status
     data_import.message = message
+    data_import.phase = ""
     data_import.finished_at = timezone.now()
     for key, value in (counts or {}).items():
         setattr(data_import, key, value)
@@ -268,6 +277,7 @@ def stale_imports_fail(*, older_than: timedelta = jobs.STALE_AFTER) -> int:
     ).update(
         status=DataImport.Status.FAILED,
         finished_at=timezone.now(),
+        phase="",
         message=f"Worker lost: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC "
         "(killed, out of memory or restarted). Nothing was imported; upload the file again.",
     )

@@ -1,4 +1,4 @@
-"""Import jobs beat while they work, and the reaper fails those whose worker was lost."""
+"""Import jobs show their phase and beat while they work; a lost worker's import is reaped."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog import jobs, services, staging
 from catalog.models import DataImport
+from catalog.services import import_run
 from tests.catalog.helpers import run_import, upload
 
 CSV = "user_id,item_id,rating,timestamp\nu1,i1,4,1700000000\nu2,i1,5,1700000001\n"
@@ -101,3 +102,24 @@ def test_an_import_keeps_beating_inside_its_merge_transaction(settings, monkeypa
 
     assert finished.status == DataImport.Status.SUCCEEDED, finished.message
     assert beats_during_merge == [True]
+
+
+@pytest.mark.django_db
+def test_a_running_import_shows_what_it_is_doing(monkeypatch, operator_api):
+    phases: list[str] = []
+
+    def record_phase(real):  # type: ignore[no-untyped-def]
+        def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+            running = DataImport.objects.get(status=DataImport.Status.RUNNING)
+            phases.append(operator_api.get(f"/api/v1/imports/{running.pk}/").json()["phase"])
+            return real(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(staging.Writer, "write", record_phase(staging.Writer.write))
+    monkeypatch.setattr(staging, "merge", record_phase(staging.merge))
+
+    finished = run_import("r.csv", CSV)
+
+    assert phases == [import_run.READING, import_run.MERGING]
+    assert finished.phase == ""
