@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -47,3 +47,18 @@ def heartbeat(model: type[Model], pk: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def stale_fail(running: QuerySet, *, older_than: timedelta, message_field: str, advice: str) -> int:
+    """Mark the ``running`` jobs whose last beat is older than ``older_than`` as failed,
+    saying so in ``message_field``; returns how many."""
+    cutoff = timezone.now() - older_than
+    return running.filter(heartbeat_at__lt=cutoff).update(
+        status="failed",
+        finished_at=timezone.now(),
+        phase="",
+        **{
+            message_field: f"Worker lost: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} "
+            f"UTC (killed, out of memory or restarted). {advice}"
+        },
+    )

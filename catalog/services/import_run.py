@@ -271,15 +271,11 @@ def stale_imports_fail(*, older_than: timedelta = jobs.STALE_AFTER) -> int:
 
     Nothing of a lost import was written: its merge transaction died with its connection.
     """
-    cutoff = timezone.now() - older_than
-    reaped = DataImport.objects.filter(
-        status=DataImport.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(
-        status=DataImport.Status.FAILED,
-        finished_at=timezone.now(),
-        phase="",
-        message=f"Worker lost: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC "
-        "(killed, out of memory or restarted). Nothing was imported; upload the file again.",
+    reaped = jobs.stale_fail(
+        DataImport.objects.filter(status=DataImport.Status.RUNNING),
+        older_than=older_than,
+        message_field="message",
+        advice="Nothing was imported; upload the file again.",
     )
     if reaped:
         logger.warning("marked %s imports failed: their worker was lost", reaped)

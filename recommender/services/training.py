@@ -293,13 +293,9 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 def stale_runs_fail(*, older_than: timedelta = jobs.STALE_AFTER) -> int:
     """Mark RUNNING runs whose worker stopped sending heartbeats as FAILED ("worker lost")."""
-    cutoff = timezone.now() - older_than
-    return TrainingRun.objects.filter(
-        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(
-        status=TrainingRun.Status.FAILED,
-        finished_at=timezone.now(),
-        phase="",
-        error=f"Worker lost: no heartbeat since before {cutoff:%Y-%m-%d %H:%M:%S} UTC "
-        "(killed, out of memory or restarted). Launch the run again.",
+    return jobs.stale_fail(
+        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING),
+        older_than=older_than,
+        message_field="error",
+        advice="Launch the run again.",
     )
