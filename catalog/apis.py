@@ -40,7 +40,8 @@ class ItemListApi(APIView):
         q = serializers.CharField(required=False, allow_blank=True, default="")
         genre = serializers.CharField(required=False, allow_blank=True, default="")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
-        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        # Bounded: a database refuses an OFFSET past 64 bits (a 500 otherwise).
+        offset = serializers.IntegerField(required=False, min_value=0, max_value=10**9, default=0)
 
     @extend_schema(parameters=[FilterSerializer], responses=ItemPageSerializer)
     def get(self, request: Request) -> Response:

@@ -22,9 +22,24 @@ def item_upsert(*, external_id: str, **fields: Any) -> tuple[Item, bool]:
 
 
 def item_update(*, item: Item, **fields: Any) -> Item:
+    """Change the given fields of an item.
+
+    Raises Django's ValidationError keyed by field when the new external id names another
+    item; the API's exception handler turns it into the usual error body.
+    """
+    external_id = fields.get("external_id")
+    taken = ValidationError({"external_id": [f"{external_id!r} names another item"]})
+    if external_id is not None and (
+        Item.objects.filter(external_id=external_id).exclude(pk=item.pk).exists()
+    ):
+        raise taken
     for field, value in fields.items():
         setattr(item, field, value)
-    item.save()
+    try:
+        with transaction.atomic():
+            item.save()
+    except IntegrityError as exc:  # another request took the id between the check and the save
+        raise taken from exc
     freshness.mark_all_changed()
     return item
 

@@ -203,3 +203,25 @@ def test_end_users_cannot_patch_raters(api_client, end_user):
 
     assert response.status_code == 403
     assert Rater.objects.get(external_id="r1").attributes == {}
+
+
+def test_renaming_an_item_to_another_items_id_is_a_400_naming_the_field(operator_api):
+    # Found by schemathesis: it was a 500 (the unique constraint surfaced as IntegrityError).
+    Item.objects.create(external_id="taken")
+    item = Item.objects.create(external_id="i1", title="One")
+
+    response = operator_api.patch(
+        reverse("api-item-manage", args=[item.pk]), {"external_id": "taken"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "'taken' names another item" in response.json()["error"]["details"]["external_id"][0]
+    assert Item.objects.get(pk=item.pk).external_id == "i1"
+
+
+def test_an_item_list_offset_past_what_a_database_holds_is_a_400(api_client):
+    # Found by schemathesis: an offset past 64 bits reached the database (a 500).
+    response = api_client.get(reverse("api-item-list"), {"offset": 10**30})
+
+    assert response.status_code == 400
+    assert "offset" in response.json()["error"]["details"]
