@@ -19,7 +19,7 @@ from catalog import selectors, services
 from catalog.forms import FORMAT_CHOICES
 from catalog.models import DataImport, Interaction, Item, Rater
 from catalog.permissions import FeedbackScope, ManageScope
-from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
+from recsite.api import PAGE_PARAMETERS, no_nul_characters, page_serializer, paginated
 
 
 class ItemOutputSerializer(serializers.ModelSerializer):
@@ -139,6 +139,9 @@ class DataImportListCreateApi(APIView):
             allowed = {"rater", "item", "value", "timestamp", "event_type"}
             if not isinstance(value, dict) or not set(value) <= allowed:
                 raise serializers.ValidationError(f"an object with keys among {sorted(allowed)}")
+            if not all(isinstance(column, str) for column in value.values()):
+                raise serializers.ValidationError("each role maps to a column name (a string)")
+            no_nul_characters(value)
             return value
 
     @extend_schema(
@@ -211,7 +214,7 @@ class ItemInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     genres = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    attributes = serializers.DictField(required=False, default=dict)
+    attributes = serializers.DictField(required=False, default=dict, validators=[no_nul_characters])
 
 
 class ItemCreateApi(APIView):
@@ -253,7 +256,7 @@ class ItemManageApi(APIView):
 
 class RaterSerializer(serializers.ModelSerializer):
     external_id = serializers.CharField(max_length=255)
-    attributes = serializers.DictField(required=False, default=dict)
+    attributes = serializers.DictField(required=False, default=dict, validators=[no_nul_characters])
     interactions = serializers.IntegerField(source="interactions.count", read_only=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from recommender.models import HyperparameterSearch, TrainingRun
 from recommender.pipeline import PROTOCOLS
 from recommender.services.impressions import impression_record
 from recommender.serving import Filters, recommend_for_external_id
-from recsite.api import PAGE_PARAMETERS, page_serializer, paginated
+from recsite.api import PAGE_PARAMETERS, no_nul_characters, page_serializer, paginated
 
 
 class RecommendationOutputSerializer(serializers.Serializer):
@@ -131,8 +131,8 @@ class TrainingRunListCreateApi(APIView):
             ref_name = "TrainingRunInput"  # each view's InputSerializer needs its own component
 
         algorithm = serializers.CharField()
-        config = serializers.JSONField(required=False, default=dict)
-        signal = serializers.JSONField(required=False, default=dict)
+        config = serializers.JSONField(required=False, default=dict, validators=[no_nul_characters])
+        signal = serializers.JSONField(required=False, default=dict, validators=[no_nul_characters])
         protocol = serializers.ChoiceField(choices=sorted(PROTOCOLS), default="p1")
         seed = serializers.IntegerField(default=42, min_value=0, max_value=2**31 - 1)
         # The range (0 <= x < 0.5) is the service's rule; its error names this field.
@@ -372,7 +372,7 @@ class SearchListCreateApi(APIView):
             ref_name = "SearchInput"
 
         algorithm = serializers.CharField()
-        space = serializers.JSONField(required=False, default=dict)
+        space = serializers.JSONField(required=False, default=dict, validators=[no_nul_characters])
         sampler = serializers.ChoiceField(choices=["random", "tpe"], default="tpe")
         max_trials = serializers.IntegerField(default=20, min_value=1, max_value=200)
         time_budget_seconds = serializers.IntegerField(default=0, min_value=0)

@@ -42,6 +42,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def no_nul_characters(value: Any) -> None:
+    """Field validator for JSON objects and lists: no key or text anywhere in them holds NUL,
+    which PostgreSQL's JSON cannot store (DRF's text fields refuse it already)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError("NUL characters (\\u0000) cannot be stored.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            no_nul_characters(key)
+            no_nul_characters(item)
+    elif isinstance(value, list):
+        for item in value:
+            no_nul_characters(item)
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: API paths that match no route get the API's JSON error body, pages HTML."""
     if request.path.startswith("/api/"):

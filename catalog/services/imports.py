@@ -148,8 +148,21 @@ def _clean_options(options: dict[str, Any], kind: str) -> dict[str, Any]:
                 "a column mapping needs both the rater and the item column", field="column_map"
             )
         cleaned["column_map"] = column_map or None
+    if "delimiter" in cleaned:
+        cleaned["delimiter"] = _checked_delimiter(str(cleaned["delimiter"]))
     cleaned["kind"] = kind
     return cleaned
+
+
+def _checked_delimiter(delimiter: str) -> str:
+    delimiter = "\t" if delimiter == "\\t" else delimiter
+    if delimiter == "::" or (len(delimiter) == 1 and delimiter not in '"\r\n\x00'):
+        return delimiter
+    raise ImportValidationError(
+        f"the delimiter {delimiter!r} is not one character, \\t (tab) or :: "
+        "(a quote or line break cannot be one either)",
+        field="delimiter",
+    )
 
 
 def read_options(data_import: DataImport) -> importers.ReadOptions:
