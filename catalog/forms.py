@@ -38,9 +38,7 @@ class ImportOptionsMixin(forms.Form):
 
     def import_options(self) -> dict[str, Any]:
         data = self.cleaned_data
-        delimiter = data.get("delimiter") or None
-        if delimiter == "\\t":
-            delimiter = "\t"
+        delimiter = data.get("delimiter") or None  # the service reads \\t as a tab and checks it
         header = {"yes": True, "no": False}.get(data.get("has_header") or "")
         return {"format": data["format"], "delimiter": delimiter, "has_header": header}
 

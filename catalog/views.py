@@ -103,7 +103,7 @@ def data_import_review(request: HttpRequest, import_id: int) -> HttpResponse:
                 dry_run=form.cleaned_data["dry_run"],
             )
         except services.ImportValidationError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             if "start" not in request.POST:
                 return redirect("catalog:data-import-review", import_id=import_id)

@@ -174,3 +174,26 @@ def test_starting_an_unmapped_file_asks_for_the_mapping(operator_client):
     assert response.status_code == 200
     assert "could not find the rater and item columns" in response.content.decode()
     assert DataImport.objects.get().status == DataImport.Status.DRAFT
+
+
+@pytest.mark.parametrize(("delimiter", "stored"), [("\\t", "\t"), (";", ";"), ("::", "::")])
+def test_the_upload_page_takes_a_delimiter_with_tab_written_as_backslash_t(
+    operator_client, delimiter, stored
+):
+    operator_client.post(
+        reverse("catalog:data-import-upload"),
+        {"file": upload("r.csv", CSV), "kind": "auto", "format": "auto", "delimiter": delimiter},
+    )
+
+    assert DataImport.objects.get().options["delimiter"] == stored
+
+
+def test_an_impossible_delimiter_is_shown_beside_its_field(operator_client):
+    response = operator_client.post(
+        reverse("catalog:data-import-upload"),
+        {"file": upload("r.csv", CSV), "kind": "auto", "format": "auto", "delimiter": "ab"},
+    )
+
+    assert response.status_code == 200
+    assert "is not one character" in response.context["form"].errors["delimiter"][0]
+    assert DataImport.objects.count() == 0
